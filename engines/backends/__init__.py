@@ -1,0 +1,58 @@
+"""Inference backends as plug-ins: chosen by name, or `auto` picks the fastest that works here.
+
+Each plug-in imports its runtime only when chosen, so a missing runtime costs an
+install hint, not an ImportError at start-up. The TensorRT plug-in joins this
+table with the GPU work; its place in the order is already kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from engines.backends.base import CompiledModel, InferenceBackend, TensorSpec
+from engines.errors import BackendError
+
+
+def _onnxruntime(device: str) -> Callable[[int], InferenceBackend]:
+    def make(threads: int) -> InferenceBackend:
+        from engines.backends.onnxruntime_backend import OnnxRuntimeBackend
+
+        return OnnxRuntimeBackend(device, threads)
+
+    return make
+
+
+# Fastest first: the order `auto` tries them in.
+BACKENDS: dict[str, Callable[[int], InferenceBackend]] = {
+    "onnxruntime-gpu": _onnxruntime("gpu"),
+    "onnxruntime-cpu": _onnxruntime("cpu"),
+}
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    backend: InferenceBackend
+    reason: str  # why this one: for session.json and the status bar
+
+
+def choose_backend(name: str = "auto", threads: int = 1) -> BackendChoice:
+    if name != "auto":
+        if name not in BACKENDS:
+            raise BackendError(f"unknown backend {name!r}; choose one of: auto, {', '.join(BACKENDS)}")
+        backend = BACKENDS[name](threads)
+        if problem := backend.probe():
+            raise BackendError(problem)
+        return BackendChoice(backend, f"{name} requested")
+    skipped = []
+    for candidate, make in BACKENDS.items():
+        backend = make(threads)
+        problem = backend.probe()
+        if problem is None:
+            why = f"auto: {candidate} is the fastest backend that works here"
+            return BackendChoice(backend, why + (f" (skipped {'; '.join(skipped)})" if skipped else ""))
+        skipped.append(f"{candidate}: {problem}")
+    raise BackendError("no inference backend works here: " + "; ".join(skipped))
+
+
+__all__ = ["BACKENDS", "BackendChoice", "CompiledModel", "InferenceBackend", "TensorSpec", "choose_backend"]

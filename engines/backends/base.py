@@ -1,0 +1,43 @@
+"""The one interface every inference runtime implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    shape: tuple[int | str | None, ...]  # None or a name for dynamic axes
+    dtype: str
+
+
+class CompiledModel(ABC):
+    """A model loaded and ready on one device. `run` is called from one thread at a time."""
+
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    device: str  # what actually runs it, e.g. "CPUExecutionProvider"
+
+    @abstractmethod
+    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]: ...
+
+
+class InferenceBackend(ABC):
+    """A runtime (ONNX Runtime on CPU or CUDA, TensorRT, ...) that turns model files into `CompiledModel`s."""
+
+    name: str
+
+    @abstractmethod
+    def probe(self) -> str | None:
+        """None if this backend can run here; otherwise the reason it cannot, in one line."""
+
+    @abstractmethod
+    def load(self, path: Path) -> CompiledModel: ...
+
+    def describe(self) -> dict:
+        return {"name": self.name}

@@ -1,0 +1,93 @@
+"""Where model files live and how they are verified before anything loads them.
+
+Every model sits beside a manifest (`NAME.json`) that records its size, sha256,
+input spec and labels. A file that does not match its manifest is refused with
+a message naming the fix; nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from engines.errors import ModelError
+
+DETECTOR = "retinaface_mnet"
+EXPRESSION = "fer_mini_xception"
+REBUILD_HINT = "run `emolens export-models --force` to rebuild it from the installed packages"
+
+
+def default_model_dir() -> Path:
+    """$EMOLENS_MODEL_DIR, else the user's cache folder."""
+    if env := os.environ.get("EMOLENS_MODEL_DIR"):
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "emolens" / "models"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ModelAsset:
+    """A verified model file and its manifest."""
+
+    name: str
+    path: Path
+    manifest: dict
+
+    @property
+    def sha256(self) -> str:
+        return self.manifest["sha256"]
+
+    def summary(self) -> dict:
+        """What a session log records about the model."""
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "sha256": self.sha256,
+            "size": self.manifest["size"],
+            "source": self.manifest.get("source"),
+            "checks": self.manifest.get("checks"),
+        }
+
+
+def manifest_path(model_dir: Path, name: str) -> Path:
+    return model_dir / f"{name}.json"
+
+
+def is_exported(model_dir: Path, name: str) -> bool:
+    return manifest_path(model_dir, name).exists()
+
+
+def load_asset(name: str, model_dir: Path | None = None) -> ModelAsset:
+    """Find NAME in the model folder and check it byte for byte against its manifest."""
+    model_dir = model_dir or default_model_dir()
+    mpath = manifest_path(model_dir, name)
+    if not mpath.exists():
+        raise ModelError(f"model {name} is not in {model_dir}: run `emolens export-models`")
+    try:
+        manifest = json.loads(mpath.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"manifest {mpath} is unreadable ({exc}); {REBUILD_HINT}") from exc
+    path = model_dir / manifest["file"]
+    return ModelAsset(name, verify_file(path, manifest["size"], manifest["sha256"]), manifest)
+
+
+def verify_file(path: Path, size: int, sha256: str) -> Path:
+    if not path.exists():
+        raise ModelError(f"model file {path} is missing; {REBUILD_HINT}")
+    actual = path.stat().st_size
+    if actual != size:
+        raise ModelError(f"model file {path} is truncated or altered ({actual} bytes, expected {size}); {REBUILD_HINT}")
+    if sha256_file(path) != sha256:
+        raise ModelError(f"model file {path} does not match its sha256; {REBUILD_HINT}")
+    return path

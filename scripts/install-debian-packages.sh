@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The Debian packages emolens needs beside its Python wheels; installs only what is missing.
+set -euo pipefail
+packages=(
+    python3-venv     # the .venv
+    libgl1 libglib2.0-0   # OpenCV's wheel links them
+    libportaudio2    # sounddevice (microphone)
+)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "Debian packages: all present"
+    exit 0
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "Debian packages: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
