@@ -41,9 +41,9 @@ def analyze(
         tracks: set[int] = set()
         total = source.frame_count if max_frames is None else min(source.frame_count or max_frames, max_frames)
         status = "complete"
-        bar = tqdm(
-            total=total, unit="frame", desc="analyze", disable=not show_progress, file=sys.stderr, dynamic_ncols=True
-        )
+        # A bar on a terminal only: in a pipe or a log it is noise, and one frame needs none.
+        bar_on = show_progress and sys.stderr.isatty() and total != 1
+        bar = tqdm(total=total, unit="frame", desc="analyze", disable=not bar_on, file=sys.stderr, dynamic_ncols=True)
         try:
             for frame in source.frames():
                 result = fast_path.process(frame)

