@@ -19,7 +19,7 @@ class FastPathOptions:
     backend: str = "auto"
     threads: int = 1
     detect_every: int = 3
-    detector_size: int = 480
+    detector_size: int | None = None  # None: auto, from the frame size
     smoothing_s: float = 0.5
     insightface_pack: Path | None = None
     model_dir: Path | None = None
@@ -42,7 +42,7 @@ def build_fast_path(options: FastPathOptions, progress: Callable[[str], None] = 
     classifier = ExpressionClassifier(backend.load(expression_asset.path), expression_asset)
     detector: FaceDetector
     if options.insightface_pack:
-        detector = InsightFacePackDetector(options.insightface_pack, input_size=max(options.detector_size, 320))
+        detector = InsightFacePackDetector(options.insightface_pack, input_size=options.detector_size or 640)
     else:
         asset = load_asset(DETECTOR, model_dir)
         detector = RetinaFaceDetector(backend.load(asset.path), asset, input_size=options.detector_size)

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
+from pathlib import Path
 
-# OpenCV and FFmpeg print their own warnings for a missing camera or a corrupt file;
-# we report those once, in our own words.
-os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-
-import argparse  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from engines.errors import EmolensError  # noqa: E402
+import capture  # noqa: F401 - first, so OpenCV is silenced before anything else imports it
+from engines.errors import EmolensError
 
 EXIT_ERROR = 2
 EXIT_NO_FACE = 3
@@ -39,11 +34,11 @@ def _add_fast_path_options(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--detector-size",
-        type=int,
-        default=480,
+        type=_detector_size,
+        default=None,
         metavar="PX",
-        help="longer side the frame is resized to for detection; lower is faster, "
-        "higher finds smaller faces (default: 480)",
+        help="longer side the frame is resized to for detection; lower is faster, higher finds smaller faces "
+        "(default: auto, half the frame's longer side within 320-640)",
     )
     g.add_argument(
         "--smoothing",
@@ -66,11 +61,19 @@ def _add_fast_path_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _detector_size(text: str) -> int | None:
+    if text == "auto":
+        return None
+    if not text.isdigit() or int(text) < 64:
+        raise argparse.ArgumentTypeError("give a size in pixels (64 or more) or 'auto'")
+    return int(text)
+
+
 def _options(args: argparse.Namespace):
     from app.assembly import FastPathOptions
 
-    if args.threads < 1 or args.detect_every < 1 or args.detector_size < 64 or args.smoothing < 0:
-        raise EmolensError("--threads and --detect-every must be >= 1, --detector-size >= 64, --smoothing >= 0")
+    if args.threads < 1 or args.detect_every < 1 or args.smoothing < 0:
+        raise EmolensError("--threads and --detect-every must be >= 1, and --smoothing >= 0")
     return FastPathOptions(
         backend=args.backend,
         threads=args.threads,
@@ -190,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("emolens: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`emolens bench ... | head`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

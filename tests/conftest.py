@@ -38,7 +38,7 @@ def detector(model_dir, backend):
     from engines.model_assets import DETECTOR, load_asset
 
     asset = load_asset(DETECTOR, model_dir)
-    return RetinaFaceDetector(backend.load(asset.path), asset, input_size=480)
+    return RetinaFaceDetector(backend.load(asset.path), asset)  # the app's default size: auto
 
 
 @pytest.fixture(scope="session")

@@ -118,3 +118,14 @@ def test_help_lists_the_commands():
     assert proc.returncode == 0
     for command in ("analyze", "bench", "export-models"):
         assert command in proc.stdout
+
+
+def test_output_piped_into_a_reader_that_closes_early_is_not_an_error(model_dir, tmp_path):
+    import subprocess
+
+    from conftest import EMOLENS
+
+    cmd = f"{EMOLENS} bench {PORTRAIT_CLIP} --frames 20 --repeats 1 --json {tmp_path / 'b.json'} | head -1"
+    proc = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.startswith(str(PORTRAIT_CLIP))
+    assert "Traceback" not in proc.stderr

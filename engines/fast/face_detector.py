@@ -13,6 +13,8 @@ from engines.backends import CompiledModel
 from engines.contracts import Detection
 from engines.model_assets import ModelAsset
 
+AUTO_MIN, AUTO_MAX = 320, 640
+
 
 class FaceDetector(ABC):
     name: str
@@ -45,15 +47,16 @@ def retinaface_priors(
 class RetinaFaceDetector(FaceDetector):
     """RetinaFace-MobileNet0.25. Preprocessing (mean, channel order, anchors) comes from the model's manifest.
 
-    `input_size` is the longer side the frame is resized to before detection: the
-    main speed/recall knob (faces smaller than ~16 px at that size are missed).
+    `input_size` is the longer side the frame is resized to before detection: the main
+    speed/recall knob (faces under ~16 px at that size are missed). None means auto:
+    half the frame's longer side, kept within 320-640 px.
     """
 
     def __init__(
         self,
         model: CompiledModel,
         asset: ModelAsset,
-        input_size: int = 480,
+        input_size: int | None = None,
         score_threshold: float = 0.7,
         nms_threshold: float = 0.4,
     ):
@@ -74,7 +77,7 @@ class RetinaFaceDetector(FaceDetector):
 
     def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, float]:
         h, w = image.shape[:2]
-        scale = min(1.0, self.input_size / max(h, w))
+        scale = min(1.0, self.size_for(w, h) / max(h, w))
         if scale < 1.0:
             image = cv2.resize(
                 image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
@@ -84,6 +87,11 @@ class RetinaFaceDetector(FaceDetector):
             x = x[..., ::-1]
         x -= self.mean
         return np.ascontiguousarray(x.transpose(2, 0, 1)[None]), scale
+
+    def size_for(self, width: int, height: int) -> int:
+        if self.input_size is not None:
+            return self.input_size
+        return int(min(max(max(width, height) // 2, AUTO_MIN), AUTO_MAX))
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         x, scale = self.preprocess(image)
@@ -125,7 +133,7 @@ class RetinaFaceDetector(FaceDetector):
     def describe(self) -> dict:
         return {
             "name": self.name,
-            "input_size": self.input_size,
+            "input_size": self.input_size or f"auto (half the frame's longer side, {AUTO_MIN}-{AUTO_MAX} px)",
             "score_threshold": self.score_threshold,
             "device": self.model.device,
             **self.asset.summary(),
