@@ -56,17 +56,20 @@ def analyze(
                     break
         except KeyboardInterrupt:
             status = "stopped by user"
+        except EmolensError as exc:  # e.g. a camera that stops delivering: keep what was written, say why
+            status = f"failed: {exc}"
+            raise
         finally:
             bar.close()
             writer.close()
-        summary = {
-            "frames_processed": processed,
-            "frames_dropped": source.dropped,
-            "frames_with_faces": frames_with_faces,
-            "tracks": len(tracks),
-            "rows": writer.rows,
-        }
-        session.finish(status=status, counts=summary)
+            summary = {
+                "frames_processed": processed,
+                "frames_dropped": source.dropped,
+                "frames_with_faces": frames_with_faces,
+                "tracks": len(tracks),
+                "rows": writer.rows,
+            }
+            session.finish(status=status, counts=summary)
     if processed and frames_with_faces == 0:
         raise NoFaceFound(
             f"no face found in {spec} ({processed} frame{'s' * (processed != 1)}); "

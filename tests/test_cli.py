@@ -129,3 +129,32 @@ def test_output_piped_into_a_reader_that_closes_early_is_not_an_error(model_dir,
     proc = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120)
     assert proc.stdout.startswith(str(PORTRAIT_CLIP))
     assert "Traceback" not in proc.stderr
+
+
+def test_a_camera_lost_mid_session_keeps_the_rows_and_records_why(model_dir, tmp_path, monkeypatch):
+    """No camera exists here; this source plays the real clip behind the FrameSource interface, then fails
+    the way CameraSource does when frames stop arriving."""
+    import app.analyze as analyze_module
+    from app.assembly import FastPathOptions
+    from capture import CaptureError
+    from capture.video_file import VideoFileSource
+
+    class UnpluggedCamera(VideoFileSource):
+        live = True
+
+        def frames(self):
+            for frame in super().frames():
+                if frame.index == 40:
+                    raise CaptureError("camera 0 delivered no frame for 5 s")
+                yield frame
+
+    monkeypatch.setattr(analyze_module, "open_source", lambda spec: UnpluggedCamera(GROUP_CLIP))
+    out = tmp_path / "session"
+    with pytest.raises(CaptureError, match="no frame"):
+        analyze_module.analyze("0", out, FastPathOptions(model_dir=model_dir), show_progress=False)
+    session = json.loads((out / "session.json").read_text())
+    assert session["status"].startswith("failed: camera 0 delivered no frame")
+    assert session["counts"]["frames_processed"] == 40
+    with open(out / "frames.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == session["counts"]["rows"] > 0 and max(int(r["frame"]) for r in rows) == 39
