@@ -28,7 +28,8 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 
 
 def bench(spec: str, options: FastPathOptions, max_frames: int = 600, warmup: int = 10, repeats: int = 3) -> dict:
-    """Runs the clip `repeats` times through a fresh fast path each time; reports the median run."""
+    """Runs the clip `repeats` times, each from a fresh tracking state on the same warm models; reports the
+    median run."""
     with open_source(spec) as source:
         frames = []
         for frame in source.frames():
@@ -41,7 +42,7 @@ def bench(spec: str, options: FastPathOptions, max_frames: int = 600, warmup: in
 
     runs = []
     for _ in range(repeats):
-        fast_path, _ = build_fast_path(options, progress=lambda line: None)
+        fast_path.reset()
         stage_ms: dict[str, list[float]] = {s: [] for s in STAGES}
         detect_frames: list[float] = []
         faces = 0

@@ -115,3 +115,14 @@ def test_landmark_cues_measure_geometry():
     rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     tilted = landmark_cues(level @ rot.T)
     assert tilted.roll_deg == pytest.approx(20.0) and tilted.mouth_width == pytest.approx(0.8)
+
+
+def test_reset_starts_a_new_session_on_the_same_models(detector, classifier):
+    with VideoFileSource(GROUP_CLIP) as clip:
+        frames = [f for _, f in zip(range(10), clip.frames(), strict=False)]
+    fast_path = FastPath(detector, classifier, detect_every=3)
+    first = [fast_path.process(f) for f in frames]
+    fast_path.reset()
+    second = [fast_path.process(f) for f in frames]
+    assert [sorted(o.track_id for o in r.faces) for r in first] == [sorted(o.track_id for o in r.faces) for r in second]
+    assert np.allclose(first[-1].faces[0].probs, second[-1].faces[0].probs)

@@ -34,6 +34,12 @@ class FastPath:
         self.smoother = smoother or ExpressionSmoother()
         self._processed = 0
 
+    def reset(self) -> None:
+        """Forget every face, as at the start of a new session; the loaded models stay."""
+        self.tracker = FaceTracker(self.tracker.iou_threshold, self.tracker.max_missed, self.tracker.velocity_smoothing)
+        self.smoother.retain(set())
+        self._processed = 0
+
     def process(self, frame: Frame) -> FrameResult:
         start = time.perf_counter()
         step = self._processed
@@ -73,7 +79,7 @@ class FastPath:
                     cues=landmark_cues(face.landmarks),
                 )
             )
-        self.smoother.retain({t.track_id for t in self.tracker.tracks})
+        self.smoother.retain({track.track_id for track in self.tracker.tracks})
         smooth_ms = (time.perf_counter() - t) * 1000
         latency = {
             "detect": detect_ms,
