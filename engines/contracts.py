@@ -86,6 +86,55 @@ class FrameResult:
 
 
 @dataclass(frozen=True)
+class Fact:
+    """One measured statement about a face over a window, computed in code.
+
+    `cue` is the id the explainer must cite; `text` is how the prompt states it;
+    `numbers` are the only figures an explanation may quote about it.
+    """
+
+    cue: str
+    text: str
+    numbers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the fast path saw of one face over one window: the explainer's whole input."""
+
+    track_id: int
+    window: tuple[float, float]  # seconds on the session clock
+    label: str  # top label of the window's mean smoothed probabilities
+    confidence: float  # its mean probability
+    second_label: str
+    second_confidence: float
+    margin: float  # mean top-1 minus top-2
+    entropy: float  # mean normalised entropy
+    uncertain_share: float  # share of the window's frames the fast path flagged uncertain
+    changed_from: str | None  # the previous window's label when it differs
+    key_frames: tuple[float, ...]  # times of the most expressive, most confident frames
+    facts: tuple[Fact, ...]
+    voice: VoiceCues | None = None
+    conflict: bool = False  # face and voice disagree (set by fusion when voice exists)
+
+    @property
+    def cue_ids(self) -> tuple[str, ...]:
+        return tuple(f.cue for f in self.facts)
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """Whether one window is worth a call to the explainer, and why."""
+
+    track_id: int
+    window: tuple[float, float]
+    invoke: bool
+    trigger: str | None  # conflict | ambiguous | change | stale, when invoked
+    reason: str  # the trigger's numbers, or why not (steady, already explained, budget)
+    already_explained: bool = False  # declined because this same state has a fresh explanation
+
+
+@dataclass(frozen=True)
 class Explanation:
     window: tuple[float, float]
     trigger: str
@@ -95,3 +144,9 @@ class Explanation:
     text: str
     tokens: int
     latency_ms: float
+    track_id: int = -1
+    fast_label: str = ""  # the fast path's label for the window; the fast label stays primary
+    source: str = "template"  # llm | template
+    first_token_ms: float | None = None
+    rejected: str | None = None  # why the model's output was not used, when the template stands in
+    model: str | None = None

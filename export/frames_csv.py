@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import csv
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from engines.contracts import EMOTIONS, FrameResult
+import numpy as np
+
+from engines.contracts import EMOTIONS, FrameResult, LandmarkCues
+from engines.errors import EmolensError
+from engines.slow.evidence import FaceSample
 
 COLUMNS = (
     ["time_s", "frame", "track_id", "detected", "det_score", "box_x1", "box_y1", "box_x2", "box_y2"]
@@ -54,3 +59,41 @@ class FramesCsvWriter:
         if not self._file.closed:
             self._file.flush()
             self._file.close()
+
+
+def read_frames_csv(path: Path) -> Iterator[tuple[float, list[FaceSample]]]:
+    """Replays a recorded frames.csv as (time, faces) per frame, in the form the slow path takes live."""
+    try:
+        f = open(path, newline="", encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise EmolensError(f"cannot read {path}: {exc.strerror}") from exc
+    with f:
+        reader = csv.DictReader(f)
+        missing = set(COLUMNS) - set(reader.fieldnames or ())
+        if missing:
+            raise EmolensError(f"{path} is not an emolens frames.csv (missing columns: {', '.join(sorted(missing))})")
+        rows = list(reader)
+        frame_t, faces = None, []
+        for line, row in enumerate(rows, start=2):
+            try:
+                t = float(row["time_s"])
+                sample = FaceSample(
+                    t=t,
+                    track_id=int(row["track_id"]),
+                    probs=np.array([float(row[f"p_{e}"]) for e in EMOTIONS]),
+                    uncertain=row["uncertain"] == "1",
+                    margin=float(row["margin"]),
+                    entropy=float(row["entropy"]),
+                    cues=LandmarkCues(*(float(row[c]) for c in ("mouth_width", "mouth_drop", "roll_deg", "yaw"))),
+                )
+            except (TypeError, ValueError) as exc:
+                if line == len(rows) + 1:
+                    break  # a last line cut short by a killed run: keep everything before it
+                raise EmolensError(f"{path}, line {line}: unreadable row ({exc})") from exc
+            if frame_t is not None and t != frame_t:
+                yield frame_t, faces
+                faces = []
+            frame_t = t
+            faces.append(sample)
+        if faces:
+            yield frame_t, faces

@@ -1,0 +1,241 @@
+"""Evidence windows: the facts the explainer may state, computed in code from the fast path's output.
+
+The small language models invent details when left free, so every claim is
+decided here (which cues hold, with which numbers) and the model only phrases
+them. A window is per face; landmark cues are compared with the face's own
+earlier windows, because a wide mouth on one face is a neutral one on another.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engines.contracts import EMOTIONS, Evidence, Fact, FrameResult, LandmarkCues, VoiceCues
+
+NEUTRAL = EMOTIONS.index("neutral")
+
+
+@dataclass(frozen=True)
+class FaceSample:
+    """One face on one frame: what both a live FrameResult and a recorded frames.csv row carry."""
+
+    t: float
+    track_id: int
+    probs: np.ndarray  # smoothed, over EMOTIONS
+    uncertain: bool
+    margin: float
+    entropy: float
+    cues: LandmarkCues
+
+
+@dataclass(frozen=True)
+class EvidenceSettings:
+    window_s: float = 1.0
+    min_frames: int = 3  # a face seen on fewer frames of a window gets no evidence for it
+    trend_min: float = 0.10  # change of the label's probability across the window worth stating
+    cue_change_min: float = 0.08  # relative change of a landmark cue from the face's usual
+    roll_min_deg: float = 10.0
+    yaw_min: float = 0.15
+    key_frames: int = 2
+    key_frame_gap_s: float = 0.2
+
+
+@dataclass
+class _Track:
+    samples: list[FaceSample] = field(default_factory=list)
+    window_index: int | None = None
+    last_label: str | None = None
+    mouth_width_history: list[float] = field(default_factory=list)
+    mouth_drop_history: list[float] = field(default_factory=list)
+
+
+def samples_from_result(result: FrameResult) -> list[FaceSample]:
+    return [FaceSample(result.t, f.track_id, f.probs, f.uncertain, f.margin, f.entropy, f.cues) for f in result.faces]
+
+
+def _num(value: float, digits: int = 2) -> str:
+    return f"{value:.{digits}f}"
+
+
+class EvidenceBuilder:
+    """Feed it every frame's faces in time order; it hands back each face's window as the window closes."""
+
+    def __init__(self, settings: EvidenceSettings | None = None):
+        self.settings = settings or EvidenceSettings()
+        self._tracks: dict[int, _Track] = {}
+
+    def add_result(self, result: FrameResult, voice: VoiceCues | None = None) -> list[Evidence]:
+        return self.add(result.t, samples_from_result(result), voice or result.voice)
+
+    def add(self, t: float, samples: Iterable[FaceSample], voice: VoiceCues | None = None) -> list[Evidence]:
+        index = math.floor(t / self.settings.window_s)
+        closed = self._close(before=index, voice=voice)
+        for sample in samples:
+            track = self._tracks.setdefault(sample.track_id, _Track())
+            track.window_index = index
+            track.samples.append(sample)
+        return closed
+
+    def flush(self, voice: VoiceCues | None = None) -> list[Evidence]:
+        """Close every open window (the end of a session)."""
+        return self._close(before=None, voice=voice)
+
+    def _close(self, before: int | None, voice: VoiceCues | None) -> list[Evidence]:
+        out = []
+        for track_id, track in sorted(self._tracks.items()):
+            if not track.samples or (before is not None and track.window_index >= before):
+                continue
+            evidence = self._evidence(track_id, track, voice)
+            track.samples = []
+            if evidence is not None:
+                out.append(evidence)
+        return out
+
+    def _evidence(self, track_id: int, track: _Track, voice: VoiceCues | None) -> Evidence | None:
+        s = self.settings
+        samples = track.samples
+        if len(samples) < s.min_frames:
+            return None
+        w0 = track.window_index * s.window_s
+        window = (round(w0, 3), round(w0 + s.window_s, 3))
+        probs = np.stack([x.probs for x in samples]).astype(np.float64)
+        mean = probs.mean(axis=0)
+        order = np.argsort(mean)[::-1]
+        top, second = int(order[0]), int(order[1])
+        label, second_label = EMOTIONS[top], EMOTIONS[second]
+        confidence, second_conf = float(mean[top]), float(mean[second])
+        margin = float(np.mean([x.margin for x in samples]))
+        entropy = float(np.mean([x.entropy for x in samples]))
+        uncertain_share = float(np.mean([x.uncertain for x in samples]))
+        duration = samples[-1].t - samples[0].t
+
+        facts = [
+            Fact(
+                "label",
+                f"{label} over {_num(duration, 1)} s, probability {_num(confidence)} "
+                f"(second: {second_label} {_num(second_conf)})",
+                (_num(duration, 1), _num(confidence), _num(second_conf)),
+            )
+        ]
+        if uncertain_share >= 0.5:
+            facts.append(
+                Fact(
+                    "uncertain",
+                    f"the fast path is unsure: margin {_num(margin)} between {label} and {second_label}",
+                    (_num(margin),),
+                )
+            )
+        changed_from = track.last_label if track.last_label not in (None, label) else None
+        if changed_from:
+            facts.append(Fact("change", f"changed from {changed_from} to {label}"))
+        start, end = (
+            float(probs[: max(1, len(probs) // 4), top].mean()),
+            float(probs[-max(1, len(probs) // 4) :, top].mean()),
+        )
+        if abs(end - start) >= s.trend_min:
+            direction = "rising" if end > start else "falling"
+            facts.append(
+                Fact(
+                    "trend",
+                    f"{label} probability {direction} from {_num(start)} to {_num(end)}",
+                    (_num(start), _num(end)),
+                )
+            )
+        facts += self._geometry_facts(track, samples)
+        key_frames = self._key_frames(samples)
+        if key_frames:
+            times = " and ".join(f"{_num(k)} s" for k in key_frames)
+            facts.append(Fact("key_frames", f"most expressive at {times}", tuple(_num(k) for k in key_frames)))
+        if voice is not None:
+            facts.append(_voice_fact(voice))
+        track.last_label = label
+        return Evidence(
+            track_id=track_id,
+            window=window,
+            label=label,
+            confidence=round(confidence, 4),
+            second_label=second_label,
+            second_confidence=round(second_conf, 4),
+            margin=round(margin, 4),
+            entropy=round(entropy, 4),
+            uncertain_share=round(uncertain_share, 3),
+            changed_from=changed_from,
+            key_frames=key_frames,
+            facts=tuple(facts),
+            voice=voice,
+        )
+
+    def _geometry_facts(self, track: _Track, samples: list[FaceSample]) -> list[Fact]:
+        s = self.settings
+        facts = []
+        relative = (
+            (
+                "mouth_width",
+                track.mouth_width_history,
+                "mouth {pct}% {word} than this face's usual",
+                "wider",
+                "narrower",
+            ),
+            (
+                "mouth_drop",
+                track.mouth_drop_history,
+                "mouth line {pct}% {word} the nose than usual",
+                "further below",
+                "closer to",
+            ),
+        )
+        for cue, history, text, more, less in relative:
+            value = float(np.median([getattr(x.cues, cue) for x in samples]))
+            if history:
+                change = value / max(float(np.median(history)), 1e-6) - 1
+                if abs(change) >= s.cue_change_min:
+                    pct = f"{abs(change) * 100:.0f}"
+                    facts.append(Fact(cue, text.format(pct=pct, word=more if change > 0 else less), (pct,)))
+            history.append(value)
+        roll = float(np.median([x.cues.roll_deg for x in samples]))
+        if abs(roll) >= s.roll_min_deg:
+            deg = f"{abs(roll):.0f}"
+            facts.append(Fact("head_roll", f"head tilted {deg} degrees", (deg,)))
+        yaw = float(np.median([x.cues.yaw for x in samples]))
+        if abs(yaw) >= s.yaw_min:
+            side = "right" if yaw > 0 else "left"
+            facts.append(Fact("head_turn", f"head turned to the {side}"))
+        return facts
+
+    def _key_frames(self, samples: list[FaceSample]) -> tuple[float, ...]:
+        """The most expressive (furthest from neutral) and most confident frames, a little apart in time."""
+        scores = [(float(x.probs.max()) * (1.0 - float(x.probs[NEUTRAL]) + 0.05), x.t) for x in samples]
+        chosen: list[float] = []
+        for _, t in sorted(scores, reverse=True):
+            if all(abs(t - c) >= self.settings.key_frame_gap_s for c in chosen):
+                chosen.append(t)
+            if len(chosen) == self.settings.key_frames:
+                break
+        return tuple(sorted(round(t, 2) for t in chosen))
+
+
+def _voice_fact(voice: VoiceCues) -> Fact:
+    parts = ["speaking" if voice.speech else "no speech", f"loudness {voice.loudness_db:.0f} dBFS"]
+    numbers = [f"{voice.loudness_db:.0f}"]
+    if voice.pitch_hz is not None:
+        parts.append(f"pitch {voice.pitch_hz:.0f} Hz")
+        numbers.append(f"{voice.pitch_hz:.0f}")
+    if voice.pitch_var is not None:
+        parts.append(f"pitch variability {voice.pitch_var:.0f} Hz")
+        numbers.append(f"{voice.pitch_var:.0f}")
+    if voice.rate is not None:
+        parts.append(f"speaking rate {voice.rate:.1f} syllables/s")
+        numbers.append(f"{voice.rate:.1f}")
+    return Fact("voice", "voice: " + ", ".join(parts), tuple(numbers))
+
+
+def with_conflict(evidence: Evidence, description: str) -> Evidence:
+    """Marks face/voice disagreement (decided by fusion) on a window, as a fact the explainer must cite."""
+    from dataclasses import replace
+
+    fact = Fact("conflict", f"face and voice disagree: {description}")
+    return replace(evidence, conflict=True, facts=(*evidence.facts, fact))
