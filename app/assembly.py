@@ -1,17 +1,23 @@
-"""Builds a ready FastPath from user options: models exported and verified, a backend chosen."""
+"""Builds the fast and slow paths from user options: models verified, a backend chosen, the explainer started."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from engines.backends import choose_backend
+from engines.errors import ModelError
 from engines.fast.expression import ExpressionClassifier
 from engines.fast.face_detector import FaceDetector, InsightFacePackDetector, RetinaFaceDetector
 from engines.fast.pipeline import FastPath
 from engines.fast.smoothing import ExpressionSmoother
 from engines.model_assets import DETECTOR, EXPRESSION, default_model_dir, is_exported, load_asset
+from engines.slow.gate import ExplanationGate, GateSettings
+from engines.slow.llm_models import resolve_llm
+from engines.slow.pipeline import SlowPath
+from engines.slow.worker import ExplainerWorker, WorkerSettings
 
 
 @dataclass(frozen=True)
@@ -58,3 +64,65 @@ def build_fast_path(options: FastPathOptions, progress: Callable[[str], None] = 
         "settings": options.as_dict(),
     }
     return fast_path, info
+
+
+@dataclass(frozen=True)
+class ExplainOptions:
+    llm: str | None = None  # a packaged model's name or a .gguf path; None: the default
+    threads: int | None = None  # None: the cores the fast path leaves, at least 1
+    gate: Path | None = None  # gate settings from `emolens fit-gate`
+    max_tokens: int = 96
+
+    def as_dict(self) -> dict:
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+
+
+def explainer_threads(options: ExplainOptions, fast_threads: int) -> int:
+    if options.threads:
+        return options.threads
+    return max(1, min(4, (os.cpu_count() or 2) - fast_threads))
+
+
+def explainer_batch_threads(threads: int) -> int:
+    """Reading the prompt is a burst of a few hundred ms per answer; every core makes the first token come sooner,
+    and the fast path loses little to so short a burst (measured by `emolens bench --explain`)."""
+    return max(threads, min(4, os.cpu_count() or 1))
+
+
+def build_slow_path(
+    options: ExplainOptions,
+    fast_threads: int,
+    keep_all: bool,
+    on_event: Callable[[dict], None],
+    on_decision=None,
+    model_dir: Path | None = None,
+) -> tuple[SlowPath, dict, str | None]:
+    """The slow path, its session.json entry, and a warning when the model cannot run.
+
+    A missing or corrupt model is not fatal: the gate still decides and logs, the
+    session goes on without explanations, and the warning says how to fix it.
+    """
+    gate = ExplanationGate(GateSettings.load(options.gate) if options.gate else GateSettings())
+    threads = explainer_threads(options, fast_threads)
+    info = {
+        "options": options.as_dict(),
+        "threads": threads,
+        "batch_threads": explainer_batch_threads(threads),
+        "gate": gate.settings.as_dict(),
+    }
+    try:
+        model = resolve_llm(options.llm, model_dir)
+    except ModelError as exc:
+        on_event({"event": "explainer_unavailable", "error": str(exc)})
+        info["model"] = None
+        info["unavailable"] = str(exc)
+        return SlowPath(None, gate, on_decision=on_decision), info, f"explanations off: {exc}"
+    info["model"] = model.summary()
+    settings = WorkerSettings(
+        threads=threads,
+        batch_threads=explainer_batch_threads(threads),
+        max_tokens=options.max_tokens,
+        keep_all=keep_all,
+    )
+    worker = ExplainerWorker(model, settings, on_event=on_event).start()
+    return SlowPath(worker, gate, on_decision=on_decision), info, None

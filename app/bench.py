@@ -27,15 +27,20 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     return {f"p{q}": round(float(np.percentile(a, q)), 4) for q in (50, 95, 99)}
 
 
-def bench(spec: str, options: FastPathOptions, max_frames: int = 600, warmup: int = 10, repeats: int = 3) -> dict:
-    """Runs the clip `repeats` times, each from a fresh tracking state on the same warm models; reports the
-    median run."""
+def load_frames(spec: str, max_frames: int) -> list:
     with open_source(spec) as source:
         frames = []
         for frame in source.frames():
             frames.append(frame)
             if len(frames) >= max_frames:
                 break
+    return frames
+
+
+def bench(spec: str, options: FastPathOptions, max_frames: int = 600, warmup: int = 10, repeats: int = 3) -> dict:
+    """Runs the clip `repeats` times, each from a fresh tracking state on the same warm models; reports the
+    median run."""
+    frames = load_frames(spec, max_frames)
     fast_path, info = build_fast_path(options, progress=lambda line: print(line, file=sys.stderr))
     for frame in frames[:warmup]:
         fast_path.process(frame)

@@ -61,6 +61,36 @@ def _add_fast_path_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_explainer_options(parser: argparse.ArgumentParser, switch: bool = True) -> None:
+    g = parser.add_argument_group("explainer (slow path)")
+    if switch:
+        g.add_argument(
+            "--explain",
+            action="store_true",
+            help="explain the windows the gate picks with the local language model; writes explanations.jsonl",
+        )
+    g.add_argument(
+        "--llm",
+        metavar="NAME|PATH",
+        help="smollm2-135m (default), gemma3-270m, or a local .gguf file of your own",
+    )
+    g.add_argument(
+        "--llm-threads",
+        type=int,
+        metavar="N",
+        help="threads for the explainer (default: the cores the fast path leaves, at least 1)",
+    )
+    g.add_argument("--gate", type=Path, metavar="FILE", help="gate settings written by `emolens fit-gate`")
+
+
+def _explain_options(args: argparse.Namespace):
+    from app.assembly import ExplainOptions
+
+    if args.llm_threads is not None and args.llm_threads < 1:
+        raise EmolensError("--llm-threads must be >= 1")
+    return ExplainOptions(llm=args.llm, threads=args.llm_threads, gate=args.gate)
+
+
 def _detector_size(text: str) -> int | None:
     if text == "auto":
         return None
@@ -90,7 +120,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     try:
         summary = analyze(
-            args.input, args.out, _options(args), max_frames=args.max_frames, show_progress=not args.quiet
+            args.input,
+            args.out,
+            _options(args),
+            max_frames=args.max_frames,
+            show_progress=not args.quiet,
+            explain=_explain_options(args) if args.explain else None,
         )
     except NoFaceFound as exc:
         print(f"emolens: {exc}", file=sys.stderr)
@@ -99,16 +134,69 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         f"{summary['frames_processed']} frames, {summary['tracks']} face track(s), "
         f"{summary['rows']} rows -> {summary['frames_csv']}"
     )
+    if "explainer" in summary:
+        e = summary["explainer"]
+        print(
+            f"{e['invoked']} of {e['windows']} windows explained ({e['from_model']} by the model, "
+            f"{e['from_template']} by the template) -> {args.out / 'explanations.jsonl'}"
+        )
     return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from app.bench import bench, format_report, write_report
 
-    report = bench(args.input, _options(args), max_frames=args.frames, repeats=args.repeats)
-    print(format_report(report))
+    if args.explain:
+        from app.bench_explain import bench_explain, format_explain_report
+
+        report = bench_explain(
+            [args.input, *args.more],
+            _options(args),
+            _explain_options(args),
+            max_frames=args.frames,
+            repeats=args.repeats,
+        )
+        print(format_explain_report(report))
+    else:
+        if args.more:
+            raise EmolensError("several inputs are for --explain; bench the fast path on one clip at a time")
+        report = bench(args.input, _options(args), max_frames=args.frames, repeats=args.repeats)
+        print(format_report(report))
     write_report(report, args.json)
     print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from app.explain import explain_recorded
+
+    out = args.out or args.frames.parent
+    summary = explain_recorded(args.frames, out, _explain_options(args))
+    print(
+        f"{summary['invoked']} of {summary['windows']} windows explained "
+        f"({summary['from_model']} by the model) -> {summary['path']}"
+    )
+    return 0
+
+
+def cmd_fit_gate(args: argparse.Namespace) -> int:
+    import json
+
+    from engines.slow.gate_fit import fit_gate, windows_of
+    from export.frames_csv import read_frames_csv
+
+    if not 0 < args.target <= 1:
+        raise EmolensError("--target is a share of windows, between 0 and 1")
+    sessions = [windows_of(read_frames_csv(path)) for path in args.frames]
+    fit = fit_gate(sessions, args.target)
+    fit["sessions"] = [str(p) for p in args.frames]
+    args.out.write_text(json.dumps(fit, indent=2))
+    r = fit["result"]
+    verdict = "met" if fit["met"] else "NOT met: no setting explains every uncertain window within it"
+    print(
+        f"target {args.target:.0%} {verdict}: invokes on {r['invoked']} of {r['windows']} windows ({r['ratio']:.0%}), "
+        f"explains {r['coverage']:.0%} of {r['must_explain']} uncertain window(s) -> {args.out}"
+    )
     return 0
 
 
@@ -146,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames (useful with a camera)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_fast_path_options(p)
+    _add_explainer_options(p)
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser(
@@ -155,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the median run and write it as JSON.",
     )
     p.add_argument("input", help="a video or image file")
+    p.add_argument("more", nargs="*", metavar="INPUT", help="more clips (with --explain)")
     p.add_argument(
         "--json",
         type=Path,
@@ -165,7 +255,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=600, metavar="N", help="use at most N frames (default: 600)")
     p.add_argument("--repeats", type=int, default=3, metavar="N", help="runs; the median is reported (default: 3)")
     _add_fast_path_options(p)
+    _add_explainer_options(p)
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser(
+        "explain",
+        help="explain a recorded session (frames.csv) offline",
+        description="Replay a session's frames.csv through the gate and explain the windows it picks, "
+        "as `analyze --explain` would have; writes explanations.jsonl and explain-events.jsonl.",
+    )
+    p.add_argument("--frames", type=Path, required=True, metavar="CSV", help="a frames.csv written by emolens")
+    p.add_argument("--out", type=Path, metavar="DIR", help="where to write (default: beside the CSV)")
+    _add_explainer_options(p, switch=False)
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser(
+        "fit-gate",
+        help="fit the explanation gate's thresholds on recorded sessions",
+        description="Replay recorded frames.csv files through the gate over a grid of thresholds and keep "
+        "the settings that explain every window the fast path flagged uncertain while invoking the "
+        "explainer on at most --target of all windows. Use the result with --gate FILE.",
+    )
+    p.add_argument("frames", nargs="+", type=Path, metavar="CSV", help="frames.csv files of recorded sessions")
+    p.add_argument("--target", type=float, default=0.25, help="invocation ratio to aim at (default: 0.25)")
+    p.add_argument("--out", type=Path, default=Path("gate.json"), metavar="PATH", help="default: gate.json")
+    p.set_defaults(func=cmd_fit_gate)
 
     p = sub.add_parser(
         "export-models",

@@ -1,0 +1,68 @@
+"""`emolens explain --frames frames.csv`: explain a recorded session offline, as `analyze --explain` would have."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from app.assembly import ExplainOptions, build_slow_path
+from engines.errors import EmolensError
+from engines.slow.gate_fit import windows_of
+from export.explanation_records import decision_record, explanation_record
+from export.frames_csv import read_frames_csv
+from export.jsonl_log import JsonlLog
+
+
+def explain_recorded(frames_csv: Path, out_dir: Path, options: ExplainOptions, fast_threads: int = 1) -> dict:
+    windows = windows_of(read_frames_csv(frames_csv))
+    if not windows:
+        raise EmolensError(f"{frames_csv} has no face seen long enough to make a window; nothing to explain")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    events = JsonlLog(out_dir / "explain-events.jsonl")
+    log = JsonlLog(out_dir / "explanations.jsonl")
+    slow, info, warning = build_slow_path(
+        options,
+        fast_threads,
+        keep_all=True,
+        on_event=events.write,
+        on_decision=lambda d, e: events.write(decision_record(d, e)),
+    )
+    if warning:
+        raise EmolensError(warning.replace("explanations off: ", ""))
+    try:
+        slow.decide(windows)
+        bar = _Progress(slow.invoked)
+        explained = slow.drain(progress=bar)
+        bar.close()
+        for item in explained:
+            log.write(explanation_record(item.explanation, item.evidence))
+    finally:
+        if slow.worker:
+            slow.worker.close()
+        log.close()
+        events.close()
+    return {
+        "windows": slow.windows,
+        "invoked": slow.invoked,
+        "explanations": len(explained),
+        "from_model": sum(x.explanation.source == "llm" for x in explained),
+        "path": str(out_dir / "explanations.jsonl"),
+        "model": info["model"],
+    }
+
+
+class _Progress:
+    def __init__(self, total: int):
+        self.total = total
+        self.last = None
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, left: int) -> None:
+        if left != self.last:
+            self.last = left
+            end = "\r" if self.tty else "\n"
+            print(f"explaining: {self.total - left} of {self.total} windows done", end=end, file=sys.stderr)
+
+    def close(self) -> None:
+        if self.tty and self.last is not None:
+            print(file=sys.stderr)

