@@ -46,7 +46,7 @@ class _Request:
     submitted: float = field(default_factory=time.monotonic)
 
 
-def _serve(model: GgufModel, settings: WorkerSettings, requests, replies) -> None:
+def _serve(model: GgufModel, settings: WorkerSettings, inbox, outbox) -> None:
     """The child process: load, warm the prompt prefix, then explain one request at a time."""
     with contextlib.suppress(OSError):
         os.nice(settings.nice)
@@ -59,18 +59,18 @@ def _serve(model: GgufModel, settings: WorkerSettings, requests, replies) -> Non
         )
         warm_s = explainer.warm()
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which decides
-        replies.put(("failed", None, f"{exc.__class__.__name__}: {exc}"))
+        outbox.put(("failed", None, f"{exc.__class__.__name__}: {exc}"))
         return
-    replies.put(("ready", None, {"load_s": round(time.perf_counter() - start, 3), "warm_s": round(warm_s, 3)}))
+    outbox.put(("ready", None, {"load_s": round(time.perf_counter() - start, 3), "warm_s": round(warm_s, 3)}))
     while True:
-        request = requests.get()
+        request = inbox.get()
         if request is None:
             return
         request_id, evidence, trigger = request
         explanation = explainer.explain(
-            evidence, trigger, on_token=lambda piece, rid=request_id: replies.put(("token", rid, piece))
+            evidence, trigger, on_token=lambda piece, rid=request_id: outbox.put(("token", rid, piece))
         )
-        replies.put(("done", request_id, explanation))
+        outbox.put(("done", request_id, explanation))
 
 
 class ExplainerWorker:
@@ -190,7 +190,8 @@ class ExplainerWorker:
             if self._process.is_alive():
                 self._process.kill()
                 self._process.join(timeout=2)
-        self._thread.join(timeout=2) if self._thread.is_alive() else None
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
 
     # --- the dispatcher thread ---------------------------------------------------------------------
     def _spawn(self) -> None:
