@@ -265,7 +265,12 @@ def build_parser() -> argparse.ArgumentParser:
         "as `analyze --explain` would have; writes explanations.jsonl and explain-events.jsonl.",
     )
     p.add_argument("--frames", type=Path, required=True, metavar="CSV", help="a frames.csv written by emolens")
-    p.add_argument("--out", type=Path, metavar="DIR", help="where to write (default: beside the CSV)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="where to write (default: beside the CSV, unless that session already has explanations)",
+    )
     _add_explainer_options(p, switch=False)
     p.set_defaults(func=cmd_explain)
 

@@ -17,19 +17,24 @@ def explain_recorded(frames_csv: Path, out_dir: Path, options: ExplainOptions, f
     windows = windows_of(read_frames_csv(frames_csv))
     if not windows:
         raise EmolensError(f"{frames_csv} has no face seen long enough to make a window; nothing to explain")
+    if (out_dir / "explanations.jsonl").exists():
+        raise EmolensError(
+            f"{out_dir} already has an explanations.jsonl; give another folder with --out so that nothing is replaced"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     events = JsonlLog(out_dir / "explain-events.jsonl")
     log = JsonlLog(out_dir / "explanations.jsonl")
-    slow, info, warning = build_slow_path(
-        options,
-        fast_threads,
-        keep_all=True,
-        on_event=events.write,
-        on_decision=lambda d, e: events.write(decision_record(d, e)),
-    )
-    if warning:
-        raise EmolensError(warning.replace("explanations off: ", ""))
+    slow = None
     try:
+        slow, info, warning = build_slow_path(
+            options,
+            fast_threads,
+            keep_all=True,
+            on_event=events.write,
+            on_decision=lambda d, e: events.write(decision_record(d, e)),
+        )
+        if warning:
+            raise EmolensError(warning.replace("explanations off: ", ""))
         slow.decide(windows)
         bar = _Progress(slow.invoked)
         explained = slow.drain(progress=bar)
@@ -37,7 +42,7 @@ def explain_recorded(frames_csv: Path, out_dir: Path, options: ExplainOptions, f
         for item in explained:
             log.write(explanation_record(item.explanation, item.evidence))
     finally:
-        if slow.worker:
+        if slow is not None and slow.worker:
             slow.worker.close()
         log.close()
         events.close()

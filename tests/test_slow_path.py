@@ -351,6 +351,10 @@ def test_analyze_explain_writes_grounded_explanations(tmp_path, model_dir):
     assert r.returncode == 0, r.stderr
     offline = [json.loads(line) for line in (again / "explanations.jsonl").read_text().splitlines()]
     assert [(x["track_id"], x["window"]) for x in offline] == [(x["track_id"], x["window"]) for x in records]
+    before = (out / "explanations.jsonl").read_text()
+    r = run_emolens("explain", "--frames", str(out / "frames.csv"))  # beside the CSV: the session's own log
+    assert r.returncode == 2 and "already has an explanations.jsonl" in r.stderr
+    assert (out / "explanations.jsonl").read_text() == before
 
     r = run_emolens("fit-gate", str(out / "frames.csv"), "--target", "0.25", "--out", str(tmp_path / "gate.json"))
     assert r.returncode == 0, r.stderr
