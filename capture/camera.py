@@ -10,9 +10,9 @@ import threading
 from collections.abc import Iterator
 
 import cv2
-import numpy as np
 
 from capture import clock
+from capture.newest_frame import NewestFrameSlot
 from capture.source import CaptureError, FrameSource
 from engines.contracts import Frame
 
@@ -35,49 +35,36 @@ class CameraSource(FrameSource):
             )
         fps = self._cap.get(cv2.CAP_PROP_FPS)
         self.fps = fps if fps and fps > 0 else None
-        self._cond = threading.Condition()
-        self._latest: tuple[float, np.ndarray] | None = None
-        self._grabbed = 0
-        self._delivered = 0
-        self._ended = False
+        self._slot = NewestFrameSlot()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read_loop, name="camera-reader", daemon=True)
         self._thread.start()
 
     @property
     def dropped(self) -> int:
-        with self._cond:
-            pending = 1 if self._latest is not None else 0
-            return self._grabbed - self._delivered - pending
+        return self._slot.dropped
 
     def _read_loop(self) -> None:
         while not self._stop.is_set():
             ok, image = self._cap.read()
-            t = clock.now()
-            with self._cond:
-                if not ok or image is None:
-                    self._ended = True
-                    self._cond.notify_all()
-                    return
-                self._grabbed += 1
-                self._latest = (t, image)
-                self._cond.notify_all()
+            if not ok or image is None:
+                self._slot.end()
+                return
+            if not self._slot.put(clock.now(), image):
+                return
 
     def frames(self) -> Iterator[Frame]:
-        while True:
-            with self._cond:
-                if not self._cond.wait_for(lambda: self._latest is not None or self._ended, self.read_timeout_s):
-                    raise CaptureError(f"camera {self.device} delivered no frame for {self.read_timeout_s:.0f} s")
-                if self._latest is None:
-                    return
-                t, image = self._latest
-                self._latest = None
-                index = self._delivered
-                self._delivered += 1
-            yield Frame(t=t, index=index, image=image)
+        yield from self._slot.frames(
+            self.read_timeout_s,
+            lambda: CaptureError(f"camera {self.device} delivered no frame for {self.read_timeout_s:.0f} s"),
+        )
+
+    def interrupt(self) -> None:
+        self._stop.set()
+        self._slot.interrupt()
 
     def close(self) -> None:
-        self._stop.set()
+        self.interrupt()
         self._thread.join(timeout=2.0)
         self._cap.release()
 

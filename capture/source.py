@@ -32,6 +32,9 @@ class FrameSource(ABC):
     @abstractmethod
     def frames(self) -> Iterator[Frame]: ...
 
+    def interrupt(self) -> None:  # noqa: B027 - optional hook
+        """Ends a `frames()` iteration blocked in another thread (a live source waiting for its device)."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the device or file."""
 

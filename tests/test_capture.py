@@ -71,3 +71,58 @@ def test_bad_sources_raise_a_clear_capture_error(tmp_path, make, message):
 def _write(path, data: bytes) -> str:
     path.write_bytes(data)
     return str(path)
+
+
+def test_file_playback_paces_like_a_camera_and_drops_for_a_slow_consumer():
+    """Paced at the file's 30 fps: frames come at about that rate, a slow reader skips frames, never queues them."""
+    from capture.playback import FilePlayback
+
+    source = FilePlayback(GROUP_CLIP, pace=True)
+    delivered = []
+    start = time.monotonic()
+    try:
+        for frame in source.frames():
+            delivered.append(frame)
+            time.sleep(0.07)  # a consumer at ~14 fps
+    finally:
+        source.close()
+    elapsed = time.monotonic() - start
+    assert source.live
+    assert 127 / 30 * 0.9 < elapsed < 127 / 30 + 1.0  # real time, not as fast as it decodes
+    assert source.dropped > 40 and len(delivered) + source.dropped == 127
+    assert [f.t for f in delivered] == sorted(f.t for f in delivered)
+
+
+def test_file_playback_loops_and_interrupt_ends_a_waiting_reader():
+    import threading
+
+    from capture.playback import FilePlayback
+
+    unpaced = FilePlayback(GROUP_CLIP, loop=True, pace=False)
+    frames = []
+    for frame in unpaced.frames():
+        frames.append(frame)
+        if len(frames) == 300:
+            break
+    unpaced.close()
+    assert len(frames) == 300 > 127 and frames[-1].t == pytest.approx(299 / 30)  # media time runs on
+
+    paced = FilePlayback(GROUP_CLIP, loop=True, pace=True)
+    threading.Timer(0.5, paced.interrupt).start()
+    start = time.monotonic()
+    got = sum(1 for _ in paced.frames())
+    paced.close()
+    assert got > 5 and time.monotonic() - start < 2.0
+
+
+def test_a_looped_file_that_disappears_ends_and_cannot_reopen(tmp_path):
+    import shutil
+
+    from capture.playback import FilePlayback
+
+    clip = tmp_path / "clip.mp4"
+    shutil.copy(GROUP_CLIP, clip)
+    FilePlayback(clip).close()
+    clip.unlink()
+    with pytest.raises(CaptureError, match="no such video file"):
+        FilePlayback(clip)
