@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from engines.backends import choose_backend
+from engines.contracts import Evidence
 from engines.errors import ModelError
 from engines.fast.expression import ExpressionClassifier
 from engines.fast.face_detector import FaceDetector, InsightFacePackDetector, RetinaFaceDetector
@@ -96,13 +97,17 @@ def build_slow_path(
     on_event: Callable[[dict], None],
     on_decision=None,
     model_dir: Path | None = None,
+    on_token: Callable[[Evidence, str], None] | None = None,
+    gate_settings: GateSettings | None = None,
 ) -> tuple[SlowPath, dict, str | None]:
     """The slow path, its session.json entry, and a warning when the model cannot run.
 
     A missing or corrupt model is not fatal: the gate still decides and logs, the
     session goes on without explanations, and the warning says how to fix it.
     """
-    gate = ExplanationGate(GateSettings.load(options.gate) if options.gate else GateSettings())
+    if gate_settings is None:
+        gate_settings = GateSettings.load(options.gate) if options.gate else GateSettings()
+    gate = ExplanationGate(gate_settings)
     threads = explainer_threads(options, fast_threads)
     info = {
         "options": options.as_dict(),
@@ -124,5 +129,9 @@ def build_slow_path(
         max_tokens=options.max_tokens,
         keep_all=keep_all,
     )
-    worker = ExplainerWorker(model, settings, on_event=on_event).start()
-    return SlowPath(worker, gate, on_decision=on_decision), info, None
+    worker = ExplainerWorker(
+        model, settings, on_event=on_event, on_token=(lambda rid, piece: slow.token(rid, piece)) if on_token else None
+    )
+    slow = SlowPath(worker, gate, on_decision=on_decision, on_token=on_token)
+    worker.start()
+    return slow, info, None

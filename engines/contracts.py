@@ -150,3 +150,25 @@ class Explanation:
     first_token_ms: float | None = None
     rejected: str | None = None  # why the model's output was not used, when the template stands in
     model: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """Where a live session stands, for the window to show: starting, running, retrying, finished, stopped, failed."""
+
+    phase: str
+    detail: str = ""
+    retry_in_s: float | None = None  # while retrying: seconds until the next attempt
+
+
+@dataclass(frozen=True)
+class SessionStats:
+    """The last second of a live session, for the status bar."""
+
+    capture_fps: float  # frames the source produced, dropped ones included
+    processed_fps: float  # frames the fast path finished
+    dropped: int  # frames the source discarded because the fast path was busy (whole session)
+    latency_ms: dict[str, float]  # median per fast-path stage over the last second
+    faces: int
+    explainer: str  # off | loading | ready | busy | failed: why
+    recording: str | None = None  # the folder being written, when recording

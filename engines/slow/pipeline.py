@@ -30,9 +30,16 @@ class SlowPath:
         gate: ExplanationGate | None = None,
         evidence: EvidenceSettings | None = None,
         on_decision: Callable[[GateDecision, Evidence], None] | None = None,
+        on_token: Callable[[Evidence, str], None] | None = None,
     ):
-        """`worker` None: decide and log only (the model is off); nothing is explained."""
+        """`worker` None: decide and log only (the model is off); nothing is explained.
+
+        `on_token` receives the model's answer as it streams, with the window it is about;
+        connect the worker's token callback to `token()` for it to be called.
+        """
         self.worker = worker
+        self._on_token = on_token
+        self._requests: dict[int, Evidence] = {}
         self.gate = gate or ExplanationGate(GateSettings())
         self.builder = EvidenceBuilder(evidence)
         self._on_decision = on_decision or (lambda decision, evidence: None)
@@ -57,9 +64,22 @@ class SlowPath:
                 self.invoked += 1
                 if self.worker is not None:
                     self._evidence[(evidence.track_id, evidence.window)] = evidence
-                    self.worker.submit(evidence, decision.trigger)
+                    request_id = self.worker.submit(evidence, decision.trigger)
+                    if self._on_token is not None:
+                        self._requests[request_id] = evidence
+                        self._forget_old_requests()
             decisions.append(decision)
         return decisions
+
+    def token(self, request_id: int, piece: str) -> None:
+        """A piece of the answer to request `request_id` (called on the worker's dispatch thread)."""
+        evidence = self._requests.get(request_id)
+        if evidence is not None and self._on_token is not None:
+            self._on_token(evidence, piece)
+
+    def _forget_old_requests(self, keep: int = 16) -> None:
+        while len(self._requests) > keep:
+            self._requests.pop(next(iter(self._requests)))
 
     def take(self) -> list[Explained]:
         return self._pair(self.worker.take()) if self.worker else []
