@@ -216,12 +216,70 @@ def cmd_export_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gui(args: argparse.Namespace) -> int:
+    from app.gui.launch import run_app
+
+    explain = None if args.explain is None else args.explain
+    return run_app(args.source, args.settings, start=args.start, explain=explain)
+
+
+def cmd_kiosk(args: argparse.Namespace) -> int:
+    from app.gui.launch import run_kiosk, set_kiosk_pin
+
+    if args.set_pin:
+        path = set_kiosk_pin(args.settings)
+        print(f"kiosk PIN set (stored hashed in {path})")
+        return 0
+    return run_kiosk(args.source, args.settings)
+
+
+def _add_app_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--source",
+        metavar="INPUT",
+        help="camera index (0, 1, ...) or a video file; default: the last one used (camera 0 at first)",
+    )
+    parser.add_argument(
+        "--settings",
+        type=Path,
+        metavar="FILE",
+        help="settings file to use instead of your own (~/.config/emolens/emolens.ini)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="emolens",
         description="Real-time face emotion analysis, all on this device. Nothing is downloaded or sent anywhere.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "gui",
+        help="the desktop app (also what `emolens` alone opens)",
+        description="Open the window: live video with face boxes and labels, emotion bars, a timeline, "
+        "explanations. Space starts and stops, R records, F goes full screen.",
+    )
+    _add_app_options(p)
+    p.add_argument("--start", action="store_true", help="start the session at once")
+    p.add_argument(
+        "--explain",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="explanations by the local model on or off (default: as in the settings, on)",
+    )
+    p.set_defaults(func=cmd_gui)
+
+    p = sub.add_parser(
+        "kiosk",
+        help="full-screen unattended mode; exit and settings need the PIN",
+        description="Full screen with no window controls; the session starts by itself and recovers when "
+        "the camera goes and comes back. Esc asks for the PIN to exit, Ctrl+, for the settings. Logs "
+        "(numbers only, no images) go to a folder a day. Set the PIN first with --set-pin.",
+    )
+    _add_app_options(p)
+    p.add_argument("--set-pin", action="store_true", help="set the kiosk PIN (asked twice, stored hashed) and exit")
+    p.set_defaults(func=cmd_kiosk)
 
     p = sub.add_parser(
         "analyze",
@@ -300,10 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return EXIT_ERROR
+    args = parser.parse_args(["gui"] if argv == [] or (argv is None and len(sys.argv) == 1) else argv)
     try:
         return args.func(args)
     except EmolensError as exc:

@@ -5,6 +5,11 @@ packages=(
     python3-venv     # the .venv
     libgl1 libglib2.0-0   # OpenCV's wheel links them
     libportaudio2    # sounddevice (microphone)
+    # Qt's wheel brings Qt; these are the system libraries it links, and fonts to draw text with
+    libegl1 libfontconfig1 libdbus-1-3 libxkbcommon0 libxkbcommon-x11-0 fonts-dejavu-core
+    libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0
+    libxcb-render-util0 libxcb-image0
+    xvfb xauth       # a virtual screen: the app's screenshots and its tests under X
 )
 missing=()
 for p in "${packages[@]}"; do

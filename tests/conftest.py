@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+# Qt draws into memory in tests: the real widgets, no screen needed (set before pytest-qt makes the app)
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
 DATA = Path(__file__).parent / "data"
 GROUP_CLIP = DATA / "group_pan.mp4"
 PORTRAIT_CLIP = DATA / "portrait_zoom.mp4"

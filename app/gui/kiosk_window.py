@@ -1,0 +1,218 @@
+"""KioskWindow: full screen, no window controls, large text; exit and settings only behind the PIN.
+
+It starts the session itself, shows "camera lost, retrying" rather than an
+error when the camera goes, keeps numbers-only logs in a folder a day, and
+stores no frame or face.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QKeySequence, QShortcut
+from PyQt6.QtWidgets import QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+
+from app.gui.emotion_bars import EmotionBars
+from app.gui.explanation_panel import streamed_sentence
+from app.gui.main_window import state_message
+from app.gui.preferences import Preferences, PreferencesStore
+from app.gui.session_control import SessionControl
+from app.gui.status_line import models_line
+from app.gui.video_view import VideoView
+from app.kiosk_pin import PinError, verify_pin
+
+
+class PinDialog(QDialog):
+    """Asks for the PIN; wrong answers keep it open, and five in a row lock it for 30 s."""
+
+    unlocked = pyqtSignal()
+    MAX_TRIES = 5
+    LOCK_S = 30.0
+
+    def __init__(self, stored_hash: str, purpose: str, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("emolens kiosk")
+        self.setModal(True)
+        self._hash = stored_hash
+        self.failures = 0
+        self._locked_until = 0.0
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"Enter the kiosk PIN to {purpose}"))
+        self.pin = QLineEdit(echoMode=QLineEdit.EchoMode.Password)
+        self.pin.setMaxLength(12)
+        layout.addWidget(self.pin)
+        self.message = QLabel("")
+        self.message.setStyleSheet("color: #ff6b6b;")
+        layout.addWidget(self.message)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.try_pin)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.setStyleSheet("font-size: 16pt;")
+
+    def try_pin(self) -> None:
+        now = time.monotonic()
+        if now < self._locked_until:
+            self.message.setText(f"Too many wrong PINs; try again in {self._locked_until - now:.0f} s")
+            return
+        try:
+            right = verify_pin(self.pin.text(), self._hash)
+        except PinError as exc:
+            self.message.setText(str(exc))
+            return
+        self.pin.clear()
+        if right:
+            self.failures = 0
+            self.accept()
+            self.unlocked.emit()
+            return
+        self.failures += 1
+        if self.failures >= self.MAX_TRIES:
+            self._locked_until = now + self.LOCK_S
+            self.failures = 0
+            self.message.setText(f"Too many wrong PINs; locked for {self.LOCK_S:.0f} s")
+        else:
+            self.message.setText("Wrong PIN")
+
+
+class KioskWindow(QWidget):
+    TEXT_SCALE = 2.0
+
+    def __init__(self, store: PreferencesStore, prefs: Preferences | None = None):
+        super().__init__()
+        self.store = store
+        self.prefs = prefs or store.load()
+        if not self.prefs.kiosk_pin_hash:
+            raise PinError("no kiosk PIN is set; set one first: emolens kiosk --set-pin")
+        self.setWindowTitle("emolens kiosk")
+        self.setWindowFlags(Qt.WindowType.FramelessWindowHint | Qt.WindowType.WindowStaysOnTopHint)
+        self.setCursor(Qt.CursorShape.BlankCursor)
+        self.control = SessionControl(self.prefs, kiosk=True, parent=self)
+        self.video = VideoView(text_scale=self.TEXT_SCALE)
+        self.video.set_message("Starting…")
+        self.bars = EmotionBars(text_scale=1.4)
+        self.banner = QLabel("")
+        self.banner.setWordWrap(True)
+        self.banner.setMinimumHeight(90)
+        self.banner.setStyleSheet("font-size: 22pt; padding: 10px 24px; background: #1e2128; color: #f0f0f0;")
+        self.banner.setVisible(self.prefs.kiosk_show_explanations)
+        self.footer = QLabel("")
+        self.footer.setStyleSheet("font-size: 11pt; color: #8b929c; padding: 2px 24px;")
+        self.footer.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.bars.setFixedWidth(420)
+        picture = QHBoxLayout()
+        picture.setContentsMargins(0, 0, 0, 0)
+        picture.addWidget(self.video, 1)
+        side = QVBoxLayout()
+        side.setContentsMargins(16, 16, 16, 16)
+        side.addWidget(self.bars)
+        side.addStretch(1)
+        picture.addLayout(side)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(picture, 1)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.footer)
+        self.unlocked = False
+        self.pin_dialog: PinDialog | None = None
+        self.selected: int | None = None
+        self._raw = ""
+        self._raw_key: tuple | None = None
+        self._info: dict = {}
+        for keys in ("Escape", "Ctrl+Q", "Alt+F4"):
+            QShortcut(QKeySequence(keys), self, activated=self.request_exit)
+        QShortcut(QKeySequence("Ctrl+,"), self, activated=self.request_settings)
+        bridge = self.control.bridge
+        bridge.frame_ready.connect(self._paint_latest)
+        bridge.state_changed.connect(self._on_state)
+        bridge.explained.connect(self._on_explained)
+        bridge.token.connect(self._on_token)
+        bridge.stats.connect(self._on_stats)
+        bridge.info_ready.connect(self._on_info)
+
+    def start(self) -> None:
+        """Full screen, and the session starts: no one is there to press Start."""
+        self.showFullScreen()
+        QTimer.singleShot(0, self.control.start)
+
+    # --- the locked doors ----------------------------------------------------------------------------
+    def _ask_pin(self, purpose: str, then) -> None:
+        if self.pin_dialog is not None and self.pin_dialog.isVisible():
+            return
+        self.pin_dialog = PinDialog(self.prefs.kiosk_pin_hash, purpose, self)
+        self.pin_dialog.unlocked.connect(then)
+        self.pin_dialog.open()
+
+    def request_exit(self) -> None:
+        self._ask_pin("close the kiosk", self._exit)
+
+    def request_settings(self) -> None:
+        self._ask_pin("change the settings", self._settings)
+
+    def _exit(self) -> None:
+        self.unlocked = True
+        self.close()
+
+    def _settings(self) -> None:
+        from app.gui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.prefs, self, kiosk=True)
+        if dialog.exec():
+            self.prefs = dialog.preferences()
+            self.store.save(self.prefs)
+            self.control.stop()
+            self.control.prefs = self.prefs
+            self.control.recording = self.prefs.kiosk_record
+            self.banner.setVisible(self.prefs.kiosk_show_explanations)
+            self.control.start()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if not self.unlocked:
+            event.ignore()
+            self.request_exit()
+            return
+        self.control.stop()
+        super().closeEvent(event)
+
+    # --- painting ------------------------------------------------------------------------------------
+    def _paint_latest(self) -> None:
+        taken = self.control.bridge.take(self.selected)
+        if taken is None:
+            return
+        frame, result, self.selected = taken
+        self.video.selected = self.selected
+        self.video.show_frame(frame, result)
+        self.bars.set_faces(result.faces, self.selected)
+
+    def _on_state(self, state) -> None:
+        if state.phase == "recording_failed":
+            self.footer.setText(f"logging stopped: {state.detail}")
+            return
+        message = state_message(state, self.control.config().is_camera)
+        if state.phase == "stopped":
+            message = "Stopped"
+        self.video.set_message(message)
+
+    def _on_info(self, info: dict) -> None:
+        self._info = info
+
+    def _on_token(self, track_id: int, window, piece: str) -> None:
+        if self._raw_key != (track_id, tuple(window)):
+            self._raw_key, self._raw = (track_id, tuple(window)), ""
+        self._raw += piece
+        sentence = streamed_sentence(self._raw)
+        if sentence:
+            self.banner.setText(f"Face #{track_id}: {sentence}")
+
+    def _on_explained(self, item) -> None:
+        self._raw = ""
+        self.banner.setText(f"Face #{item.explanation.track_id}: {item.explanation.text}")
+
+    def _on_stats(self, stats) -> None:
+        logging = "logging numbers only" if stats.recording else "not logging"
+        self.footer.setText(
+            f"{stats.processed_fps:.0f} fps · {stats.faces} face{'s' * (stats.faces != 1)} · {logging} · "
+            f"no images stored · {models_line(self._info)}"
+        )

@@ -1,0 +1,259 @@
+"""MainWindow: the live video, the bars, the timeline and the explanations, with the session's controls."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+
+from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.gui.emotion_bars import EmotionBars
+from app.gui.explanation_panel import ExplanationPanel
+from app.gui.preferences import Preferences, PreferencesStore
+from app.gui.session_control import SessionControl
+from app.gui.status_line import SessionStatusBar
+from app.gui.timeline import TimelinePlot
+from app.gui.video_view import VideoView
+from capture.devices import list_camera_devices, list_microphones
+from engines.contracts import SessionState
+
+VIDEO_FILTER = "Videos (*.mp4 *.avi *.mkv *.mov *.webm *.m4v);;All files (*)"
+
+
+def state_message(state: SessionState, camera: bool) -> str | None:
+    """What the picture says while there is no live frame to show; None while running."""
+    if state.phase == "starting":
+        return f"Starting: {state.detail}"
+    if state.phase == "retrying":
+        wait = f" in {math.ceil(state.retry_in_s)} s" if state.retry_in_s else ""
+        what = "Camera" if camera else "Video source"
+        return f"{what} lost, retrying{wait}\n{state.detail}"
+    if state.phase == "failed":
+        return f"Could not run: {state.detail}"
+    if state.phase == "finished":
+        return "End of the video. Press Start (Space) to play it again."
+    if state.phase == "stopped":
+        return "Stopped. Press Start (Space) to begin."
+    return None
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, store: PreferencesStore, prefs: Preferences | None = None):
+        super().__init__()
+        self.store = store
+        self.prefs = prefs or store.load()
+        self.setWindowTitle("emolens")
+        self.control = SessionControl(self.prefs, kiosk=False, parent=self)
+        self.video = VideoView()
+        self.bars = EmotionBars()
+        self.timeline = TimelinePlot()
+        self.explanations = ExplanationPanel()
+        self.status = SessionStatusBar(self)
+        self.setStatusBar(self.status)
+        self.selected: int | None = None
+        self.info: dict = {}
+        self._build_layout()
+        self._build_toolbar()
+        self._connect()
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self._tick)
+        self._timer.start(100)
+        geometry = store.geometry("main")
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1280, 720)
+
+    # --- layout ------------------------------------------------------------------------------------
+    def _build_layout(self) -> None:
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(self.video)
+        left.addWidget(self.timeline)
+        left.setStretchFactor(0, 3)
+        left.setStretchFactor(1, 1)
+        right = QWidget()
+        column = QVBoxLayout(right)
+        column.setContentsMargins(6, 0, 0, 0)
+        column.addWidget(self.bars)
+        column.addWidget(self.explanations, 1)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        split.setSizes([900, 380])
+        self.setCentralWidget(split)
+        self.video.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Session")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.addToolBar(bar)
+        self.start_action = QAction("Start", self, shortcut=QKeySequence(Qt.Key.Key_Space))
+        self.start_action.setToolTip("Start or stop the session (Space)")
+        self.start_action.triggered.connect(self.control.toggle)
+        self.record_action = QAction("Record", self, checkable=True, shortcut=QKeySequence(Qt.Key.Key_R))
+        self.record_action.setToolTip("Write the session's numbers (no images) to a folder (R)")
+        self.record_action.setChecked(self.control.recording)
+        self.record_action.toggled.connect(self.control.set_recording)
+        self.fullscreen_action = QAction("Full screen", self, checkable=True, shortcut=QKeySequence(Qt.Key.Key_F))
+        self.fullscreen_action.toggled.connect(self._set_fullscreen)
+        self.settings_action = QAction("Settings…", self, shortcut=QKeySequence("Ctrl+,"))
+        self.settings_action.triggered.connect(self.open_settings)
+        for action in (self.start_action, self.record_action, self.fullscreen_action):
+            bar.addAction(action)
+        bar.addSeparator()
+        bar.addWidget(QLabel(" Video: "))
+        self.source_picker = QComboBox()
+        self.source_picker.setMinimumContentsLength(14)
+        self.source_picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.source_picker.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.source_picker.activated.connect(self._source_picked)
+        bar.addWidget(self.source_picker)
+        bar.addWidget(QLabel(" Microphone: "))
+        self.mic_picker = QComboBox()
+        self.mic_picker.setMinimumContentsLength(14)
+        self.mic_picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.mic_picker.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        bar.addWidget(self.mic_picker)
+        bar.addSeparator()
+        bar.addAction(self.settings_action)
+        self.refresh_devices()
+
+    def refresh_devices(self) -> None:
+        """Lists what the machine really has; says plainly when there is none."""
+        picker = self.source_picker
+        picker.clear()
+        cameras = list_camera_devices()
+        for camera in cameras:
+            picker.addItem(camera.name, camera.id)
+        if not cameras:
+            picker.addItem("No camera found")
+            picker.model().item(0).setEnabled(False)
+        source = self.prefs.source
+        if not source.isdigit():
+            picker.addItem(Path(source).name, source)
+        picker.addItem("Video file…", "__browse__")
+        index = picker.findData(source)
+        picker.setCurrentIndex(index if index >= 0 else 0)
+        mics, why = list_microphones()
+        self.mic_picker.clear()
+        for mic in mics:
+            self.mic_picker.addItem(mic.name, mic.id)
+        if not mics:
+            self.mic_picker.addItem("None found (audio off)" if why == "no microphone found" else "Audio off")
+        self.mic_picker.setToolTip(why or "Voice cues are not wired into the session yet: audio is off")
+        self.status.set_audio("audio: off", why or "voice cues are not wired into the session yet")
+
+    def _source_picked(self, index: int) -> None:
+        data = self.source_picker.itemData(index)
+        if data == "__browse__":
+            path, _ = QFileDialog.getOpenFileName(self, "Open a video", str(Path.home()), VIDEO_FILTER)
+            if not path:
+                self.refresh_devices()
+                return
+            data = path
+        if data is not None:
+            self.set_source(data)
+
+    def set_source(self, source: str) -> None:
+        """Switches the video source; a running session restarts on it."""
+        was_running = self.control.running
+        self.control.stop()
+        self.prefs = replace(self.prefs, source=source)
+        self.control.prefs = self.prefs
+        self.store.save(self.prefs)
+        self.refresh_devices()
+        if was_running:
+            self.control.start()
+
+    # --- signals -----------------------------------------------------------------------------------
+    def _connect(self) -> None:
+        bridge = self.control.bridge
+        bridge.frame_ready.connect(self._paint_latest)
+        bridge.state_changed.connect(self._on_state)
+        bridge.info_ready.connect(self._on_info)
+        bridge.explained.connect(self._on_explained)
+        bridge.token.connect(self.explanations.add_token)
+        bridge.stats.connect(self._on_stats)
+        self.control.running_changed.connect(self._on_running)
+        self.control.recording_changed.connect(self._on_recording)
+        self.video.face_clicked.connect(self.select_face)
+
+    def _paint_latest(self) -> None:
+        taken = self.control.bridge.take(self.selected)
+        if taken is None:
+            return
+        frame, result, selected = taken
+        if selected != self.selected:
+            self.select_face(selected)
+        self.video.show_frame(frame, result)
+        self.timeline.add(result)
+        self.bars.set_faces(result.faces, self.selected)
+
+    def select_face(self, track_id: int) -> None:
+        self.selected = track_id
+        self.video.selected = track_id
+        self.timeline.select(track_id)
+
+    def _on_state(self, state: SessionState) -> None:
+        self.state = state
+        if state.phase == "recording_failed":
+            self.status.showMessage(f"Recording stopped: {state.detail}", 30000)
+            return
+        self.video.set_message(state_message(state, self.control.config().is_camera))
+
+    def _on_info(self, info: dict) -> None:
+        self.info = info
+        self.status.show_info(info)
+        if info.get("explainer_warning"):
+            self.status.showMessage(info["explainer_warning"], 30000)
+
+    def _on_explained(self, item) -> None:
+        self.explanations.add_explanation(item)
+        self.timeline.mark(item.explanation.track_id, item.explanation.window[1])
+
+    def _on_stats(self, stats) -> None:
+        self.status.show_stats(stats, self.video.painted_fps())
+        self.explanations.set_state(stats.explainer)
+
+    def _on_running(self, running: bool) -> None:
+        self.start_action.setText("Stop" if running else "Start")
+        if not running:
+            self.explanations.set_state("off")
+
+    def _on_recording(self, on: bool) -> None:
+        if self.record_action.isChecked() != on:
+            self.record_action.setChecked(on)
+
+    def _tick(self) -> None:
+        self.timeline.refresh()
+
+    def _set_fullscreen(self, on: bool) -> None:
+        self.showFullScreen() if on else self.showNormal()
+
+    def open_settings(self) -> None:
+        from app.gui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.prefs, self)
+        if dialog.exec():
+            self.prefs = dialog.preferences()
+            self.control.prefs = self.prefs
+            self.store.save(self.prefs)
+            self.status.showMessage(f"Settings saved to {self.store.path}; they apply from the next Start.", 8000)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.control.stop()
+        self.store.save_geometry("main", self.saveGeometry())
+        super().closeEvent(event)

@@ -1,0 +1,49 @@
+"""Colours and the dark theme: one colour per emotion, the same in boxes, bars and the timeline."""
+
+from __future__ import annotations
+
+from PyQt6.QtGui import QColor, QPalette
+from PyQt6.QtWidgets import QApplication
+
+EMOTION_COLORS: dict[str, str] = {
+    "angry": "#e5484d",
+    "disgust": "#46a758",
+    "fear": "#8e4ec6",
+    "happy": "#f5d90a",
+    "sad": "#3e8ef7",
+    "surprise": "#f76b15",
+    "neutral": "#a0a7b4",
+}
+UNCERTAIN_COLOR = "#d0d0d0"
+BACKGROUND = "#15171c"
+
+
+def emotion_color(label: str) -> QColor:
+    return QColor(EMOTION_COLORS.get(label, UNCERTAIN_COLOR))
+
+
+def apply_dark_theme(app: QApplication) -> None:
+    """Fusion with a dark palette: readable on a kiosk screen and in a dim room."""
+    app.setStyle("Fusion")
+    p = QPalette()
+    roles = {
+        QPalette.ColorRole.Window: "#1e2128",
+        QPalette.ColorRole.WindowText: "#e8eaed",
+        QPalette.ColorRole.Base: BACKGROUND,
+        QPalette.ColorRole.AlternateBase: "#23262e",
+        QPalette.ColorRole.ToolTipBase: "#2b2f38",
+        QPalette.ColorRole.ToolTipText: "#e8eaed",
+        QPalette.ColorRole.Text: "#e8eaed",
+        QPalette.ColorRole.Button: "#2b2f38",
+        QPalette.ColorRole.ButtonText: "#e8eaed",
+        QPalette.ColorRole.BrightText: "#ff6b6b",
+        QPalette.ColorRole.Highlight: "#3e8ef7",
+        QPalette.ColorRole.HighlightedText: "#ffffff",
+        QPalette.ColorRole.Link: "#6aa9ff",
+        QPalette.ColorRole.PlaceholderText: "#7d8590",
+    }
+    for role, color in roles.items():
+        p.setColor(role, QColor(color))
+    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):
+        p.setColor(QPalette.ColorGroup.Disabled, role, QColor("#6b7280"))
+    app.setPalette(p)

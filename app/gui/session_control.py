@@ -1,0 +1,79 @@
+"""SessionControl: starts, stops and records live sessions for a window, and hands it their signals."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from PyQt6.QtCore import QObject, pyqtSignal
+
+from app.gui.preferences import Preferences
+from app.gui.session_bridge import SessionBridge
+from app.live_session import LiveSession, RecordingPlan, SessionConfig
+
+
+class SessionControl(QObject):
+    running_changed = pyqtSignal(bool)
+    recording_changed = pyqtSignal(bool)
+
+    def __init__(self, prefs: Preferences, kiosk: bool = False, parent: QObject | None = None):
+        super().__init__(parent)
+        self.prefs = prefs
+        self.kiosk = kiosk
+        self.bridge = SessionBridge(self)
+        self.session: LiveSession | None = None
+        self.recording = prefs.kiosk_record if kiosk else prefs.record_on_start
+        self.config_overrides: dict = {}  # tests and benchmarks: e.g. pace=False, retry_s=(0.2, 0.5)
+        self.bridge.state_changed.connect(self._on_state)
+
+    @property
+    def running(self) -> bool:
+        return self.session is not None and self.session.running
+
+    def config(self) -> SessionConfig:
+        p = self.prefs
+        source = p.source
+        config = SessionConfig(
+            source=source,
+            loop=p.loop_file,
+            fast=p.fast_options(),
+            explain=p.explain_options(),
+            gate=p.gate_settings(),
+        )
+        return replace(config, **self.config_overrides)
+
+    def recording_plan(self) -> RecordingPlan:
+        p = self.prefs
+        return RecordingPlan(p.recording_root(self.kiosk), daily=self.kiosk, keep_days=p.kiosk_keep_days)
+
+    def start(self) -> None:
+        if self.running:
+            return
+        self.session = LiveSession(self.config(), self.bridge, self.recording_plan(), record=self.recording).start()
+        self.running_changed.emit(True)
+
+    def stop(self) -> None:
+        session, self.session = self.session, None
+        if session is not None:
+            session.stop()
+            self.running_changed.emit(False)
+
+    def toggle(self) -> None:
+        self.stop() if self.running else self.start()
+
+    def set_recording(self, on: bool) -> None:
+        self.recording = on
+        if self.session is not None:
+            self.session.set_recording(on)
+        self.recording_changed.emit(on)
+
+    @property
+    def recording_folder(self) -> Path | None:
+        return self.session.recording_folder if self.session else None
+
+    def _on_state(self, state) -> None:
+        if state.phase == "recording_failed":
+            self.recording = False
+            self.recording_changed.emit(False)
+        elif state.phase in ("finished", "failed"):  # the session ended by itself
+            self.running_changed.emit(False)

@@ -1,0 +1,120 @@
+"""SettingsDialog: the fast path, the explainer's gate, recording and privacy, and the kiosk's PIN."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+)
+
+from app.gui.preferences import Preferences
+from app.kiosk_pin import PinError, check_new_pin, hash_pin
+
+# field: (group, label, (min, max, step) for numbers)
+FIELDS = {
+    "detect_every": ("Fast path", "Run the face detector every N frames", (1, 30, 1)),
+    "smoothing_s": ("Fast path", "Smoothing time constant (s)", (0.0, 5.0, 0.1)),
+    "explainer": ("Explainer", "Explain in words (local model, its own process)", None),
+    "llm": ("Explainer", "Model (name or .gguf path; empty: the default)", None),
+    "gate_max_margin": ("Explainer", "Ambiguous below this top-2 margin", (0.0, 1.0, 0.01)),
+    "gate_min_entropy": ("Explainer", "Ambiguous above this entropy", (0.0, 1.0, 0.01)),
+    "gate_stale_s": ("Explainer", "Explain a face again after (s)", (1.0, 600.0, 1.0)),
+    "gate_max_per_minute": ("Explainer", "At most this many explanations a minute", (1, 120, 1)),
+    "record_root": ("Recording and privacy", "Session folders under (empty: the default)", None),
+    "record_on_start": ("Recording and privacy", "Record every session from its start", None),
+    "kiosk_record": ("Kiosk", "Keep the kiosk's logs (numbers only, a folder a day)", None),
+    "kiosk_keep_days": ("Kiosk", "Delete kiosk logs older than (days)", (1, 3650, 1)),
+    "kiosk_show_explanations": ("Kiosk", "Show explanations on the kiosk screen", None),
+    "loop_file": ("Fast path", "Play a video file in a loop", None),
+}
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, prefs: Preferences, parent=None, kiosk: bool = False):
+        super().__init__(parent)
+        self.setWindowTitle("emolens settings")
+        self._prefs = prefs
+        self.editors: dict[str, object] = {}
+        layout = QVBoxLayout(self)
+        groups: dict[str, QFormLayout] = {}
+        for name, (group, label, limits) in FIELDS.items():
+            if group not in groups:
+                box = QGroupBox(group)
+                groups[group] = QFormLayout(box)
+                layout.addWidget(box)
+            editor = self._editor(getattr(prefs, name), limits)
+            self.editors[name] = editor
+            groups[group].addRow(label, editor)
+        privacy = QLabel(
+            "emolens writes numbers only (probabilities, boxes, cues, explanations): no frame or face image "
+            "is ever saved, and nothing leaves this computer."
+        )
+        privacy.setWordWrap(True)
+        groups["Recording and privacy"].addRow(privacy)
+        self.new_pin = QLineEdit(echoMode=QLineEdit.EchoMode.Password, placeholderText="4-12 digits; empty: unchanged")
+        self.repeat_pin = QLineEdit(echoMode=QLineEdit.EchoMode.Password)
+        groups["Kiosk"].addRow("New kiosk PIN", self.new_pin)
+        groups["Kiosk"].addRow("Repeat the PIN", self.repeat_pin)
+        self.error = QLabel("")
+        self.error.setStyleSheet("color: #ff6b6b;")
+        layout.addWidget(self.error)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    @staticmethod
+    def _editor(value, limits):
+        if isinstance(value, bool):
+            box = QCheckBox()
+            box.setChecked(value)
+            return box
+        if isinstance(value, int):
+            spin = QSpinBox()
+            spin.setRange(limits[0], limits[1])
+            spin.setValue(value)
+            return spin
+        if isinstance(value, float):
+            spin = QDoubleSpinBox()
+            spin.setRange(limits[0], limits[1])
+            spin.setSingleStep(limits[2])
+            spin.setDecimals(2)
+            spin.setValue(value)
+            return spin
+        return QLineEdit(str(value))
+
+    def accept(self) -> None:
+        pin, again = self.new_pin.text(), self.repeat_pin.text()
+        if pin or again:
+            try:
+                check_new_pin(pin)
+            except PinError as exc:
+                self.error.setText(str(exc))
+                return
+            if pin != again:
+                self.error.setText("the two PINs differ")
+                return
+        super().accept()
+
+    def preferences(self) -> Preferences:
+        values = {}
+        for name, editor in self.editors.items():
+            if isinstance(editor, QCheckBox):
+                values[name] = editor.isChecked()
+            elif isinstance(editor, QSpinBox | QDoubleSpinBox):
+                values[name] = editor.value()
+            else:
+                values[name] = editor.text().strip()
+        if self.new_pin.text():
+            values["kiosk_pin_hash"] = hash_pin(self.new_pin.text())
+        return replace(self._prefs, **values)
