@@ -146,7 +146,16 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from app.bench import bench, format_report, write_report
 
-    if args.explain:
+    if args.app:
+        from app.bench_app import bench_app, format_app_report
+
+        if args.more:
+            raise EmolensError("--app benches one clip")
+        report = bench_app(
+            args.input, _options(args), _explain_options(args), seconds=args.seconds, repeats=args.repeats
+        )
+        print(format_app_report(report))
+    elif args.explain:
         from app.bench_explain import bench_explain, format_explain_report
 
         report = bench_explain(
@@ -312,6 +321,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--frames", type=int, default=600, metavar="N", help="use at most N frames (default: 600)")
     p.add_argument("--repeats", type=int, default=3, metavar="N", help="runs; the median is reported (default: 3)")
+    p.add_argument(
+        "--app",
+        action="store_true",
+        help="run the real window on INPUT looped: painted frame rate with the explainer off, gated and kept busy",
+    )
+    p.add_argument("--seconds", type=float, default=20.0, help="with --app: seconds measured per run (default: 20)")
     _add_fast_path_options(p)
     _add_explainer_options(p)
     p.set_defaults(func=cmd_bench)

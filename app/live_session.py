@@ -140,6 +140,21 @@ class LiveSession:
         return recorder.folder if recorder else None
 
     @property
+    def t0(self) -> float:
+        """The capture clock's reading at the session's start: a live frame's `t` is seconds after it."""
+        return self._t0
+
+    @property
+    def explainer_busy(self) -> bool:
+        worker = self._slow.worker if self._slow else None
+        return bool(worker and worker.outstanding)
+
+    @property
+    def explainer_ready(self) -> bool:
+        worker = self._slow.worker if self._slow else None
+        return bool(worker and worker.ready)
+
+    @property
     def counts(self) -> dict:
         return dict(self._counts)
 

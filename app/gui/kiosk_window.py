@@ -11,7 +11,16 @@ import time
 
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QKeySequence, QShortcut
-from PyQt6.QtWidgets import QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.gui.emotion_bars import EmotionBars
 from app.gui.explanation_panel import streamed_sentence
@@ -134,6 +143,8 @@ class KioskWindow(QWidget):
 
     def start(self) -> None:
         """Full screen, and the session starts: no one is there to press Start."""
+        screen = self.screen() or QApplication.primaryScreen()
+        self.setGeometry(screen.geometry())  # without a window manager, full screen alone does not resize
         self.showFullScreen()
         QTimer.singleShot(0, self.control.start)
 

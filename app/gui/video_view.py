@@ -40,6 +40,7 @@ class VideoView(QWidget):
         self.selected: int | None = None
         self.painted = 0  # distinct frames that reached the screen (a repaint of the same frame is not counted)
         self._fresh = False
+        self.on_painted = None  # called with the frame's session time when a new frame reaches the screen
         self._paint_times: deque[float] = deque(maxlen=120)
 
     def show_frame(self, frame: Frame, result: FrameResult) -> None:
@@ -93,6 +94,8 @@ class VideoView(QWidget):
                 self._fresh = False
                 self.painted += 1
                 self._paint_times.append(time.perf_counter())
+                if self.on_painted is not None:
+                    self.on_painted(self._result.t)
         if self._message:
             self._paint_message(painter)
         painter.end()
@@ -117,26 +120,40 @@ class VideoView(QWidget):
             caption = face_caption(face)
             tw, th = metrics.horizontalAdvance(caption) + 10, metrics.height() + 4
             top = rect.top() - th if rect.top() - th >= 0 else rect.bottom()
-            label_rect = QRectF(rect.left(), top, tw, th)
+            left = min(max(rect.left(), 0.0), max(0.0, self.width() - tw))  # keep the caption on screen
+            label_rect = QRectF(left, top, tw, th)
             painter.fillRect(label_rect, QColor(0, 0, 0, 170))
             painter.setPen(color)
             painter.drawText(label_rect, Qt.AlignmentFlag.AlignCenter, caption)
 
     def _paint_message(self, painter: QPainter) -> None:
-        font = QFont(self.font())
-        font.setPointSizeF(14.0 * self.text_scale)
-        font.setBold(True)
-        painter.setFont(font)
-        box = painter.fontMetrics().boundingRect(
-            self.rect().adjusted(40, 0, -40, 0), Qt.TextFlag.TextWordWrap, self._message
-        )
-        box = QRectF(box).adjusted(-20, -12, 20, 12)
+        """The first line as a headline, the rest (the technical reason) smaller beneath it."""
+        headline, _, detail = self._message.partition("\n")
+        big, small = QFont(self.font()), QFont(self.font())
+        big.setPointSizeF(14.0 * self.text_scale)
+        big.setBold(True)
+        small.setPointSizeF(max(9.0, 7.0 * self.text_scale))
+        area = self.rect().adjusted(60, 0, -60, 0)
+        flags = Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap
+        painter.setFont(big)
+        head = QRectF(painter.fontMetrics().boundingRect(area, flags, headline))
+        painter.setFont(small)
+        body = QRectF(painter.fontMetrics().boundingRect(area, flags, detail)) if detail else QRectF()
+        width = max(head.width(), body.width()) + 40
+        box = QRectF(0, 0, width, head.height() + (body.height() + 8 if detail else 0) + 24)
         box.moveCenter(QPointF(self.rect().center()))
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(0, 0, 0, 190))
         painter.drawRoundedRect(box, 10, 10)
         painter.setPen(QColor("#f5f5f5"))
-        painter.drawText(box, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._message)
+        painter.setFont(big)
+        painter.drawText(QRectF(box.left(), box.top() + 12, box.width(), head.height()), flags, headline)
+        if detail:
+            painter.setPen(QColor("#b8bec8"))
+            painter.setFont(small)
+            painter.drawText(
+                QRectF(box.left() + 20, box.top() + 20 + head.height(), box.width() - 40, body.height()), flags, detail
+            )
 
     def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if self._image is None:
