@@ -169,7 +169,7 @@ class KioskWindow(QWidget):
     def _settings(self) -> None:
         from app.gui.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.prefs, self, kiosk=True)
+        dialog = SettingsDialog(self.prefs, self)
         if dialog.exec():
             self.prefs = dialog.preferences()
             self.store.save(self.prefs)

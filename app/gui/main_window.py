@@ -208,7 +208,6 @@ class MainWindow(QMainWindow):
         self.timeline.select(track_id)
 
     def _on_state(self, state: SessionState) -> None:
-        self.state = state
         if state.phase == "recording_failed":
             self.status.showMessage(f"Recording stopped: {state.detail}", 30000)
             return

@@ -20,7 +20,6 @@ def data_home() -> Path:
 class Preferences:
     source: str = "0"  # a camera index, or a video file
     loop_file: bool = True  # a video file starts again at its end, like a camera that goes on
-    microphone: str = ""  # the device's name; "" while audio is off
     detect_every: int = 3
     smoothing_s: float = 0.5
     explainer: bool = True

@@ -32,9 +32,8 @@ class SessionControl(QObject):
 
     def config(self) -> SessionConfig:
         p = self.prefs
-        source = p.source
         config = SessionConfig(
-            source=source,
+            source=p.source,
             loop=p.loop_file,
             fast=p.fast_options(),
             explain=p.explain_options(),

@@ -40,7 +40,7 @@ FIELDS = {
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, prefs: Preferences, parent=None, kiosk: bool = False):
+    def __init__(self, prefs: Preferences, parent=None):
         super().__init__(parent)
         self.setWindowTitle("emolens settings")
         self._prefs = prefs
