@@ -175,8 +175,7 @@ class LiveSession:
         self._t0 = clock.now()
         try:
             fast = self._build()
-            if fast is not None:
-                status = self._serve(fast)
+            status = self._serve(fast) if fast is not None else (self.error or "failed")
         except Exception as exc:  # the window shows it; the thread's excepthook prints the traceback
             status = f"failed: {exc.__class__.__name__}: {exc}"
             self.error = status

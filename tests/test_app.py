@@ -279,3 +279,23 @@ def test_kiosk_without_a_pin_and_gui_without_a_display_say_what_to_do(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
     result = run_emolens("gui", "--settings", str(settings), env_extra={"QT_QPA_PLATFORM": "", "DISPLAY": ""})
     assert result.returncode == 2 and "no display" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_model_that_cannot_load_leaves_the_failure_on_screen(qtbot, store, tmp_path):
+    """A truncated detector model: the window says why and how to fix it, and the message stays."""
+    from app.gui.main_window import MainWindow
+    from export.models.chain import export_models
+
+    models = tmp_path / "models"
+    export_models(models, progress=lambda line: None)
+    detector = next(p for p in models.glob("*.onnx") if "retinaface" in p.name)
+    detector.write_bytes(detector.read_bytes()[:1000])
+    window = MainWindow(store, prefs_for(tmp_path, GROUP_CLIP, explainer=False))
+    window.control.config_overrides = {"fast": replace(window.prefs.fast_options(), model_dir=models)}
+    qtbot.addWidget(window)
+    window.show()
+    window.control.start()
+    qtbot.waitUntil(lambda: not window.control.running, timeout=30_000)
+    qtbot.wait(200)
+    assert window.video.message.startswith("Could not run:") and "export-models" in window.video.message
+    assert window.start_action.text() == "Start"
