@@ -56,8 +56,8 @@ step "Models (converted from the weights installed packages carry; nothing is do
 
 if [ "$sample" -eq 1 ]; then
     step "Analyzing the bundled sample clip"
-    .venv/bin/emolens analyze tests/data/group_pan.mp4 --out runs/sample --explain
+    .venv/bin/emolens analyze tests/data/group_pan.mp4 --out runs/sample --explain --replace
     echo
-    echo "Done. Per-frame results: runs/sample/frames.csv, explanations: runs/sample/explanations.jsonl"
+    echo "Done. Open the report: runs/sample/report.html (per frame: frames.csv / frames.parquet, explanations.jsonl)"
     echo "Run the tests: .venv/bin/python -m pytest"
 fi

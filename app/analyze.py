@@ -1,25 +1,30 @@
 """`emolens analyze`: run the fast path headless over a file, an image or a camera, and write the session folder.
 
-With an explainer, the gate's decisions go to events.jsonl and the explanations
-to explanations.jsonl. On a file every gated window is explained (the
-explainer catches up after the last frame); on a camera the newest request
-wins, as in the app.
+The folder is the one the app's Record button writes (`SessionRecorder`): a
+killed run leaves it readable, a full disk stops the run with what was written
+kept. With an explainer, the gate's decisions go to events.jsonl and the
+explanations to explanations.jsonl. On a file every gated window is explained
+(the explainer catches up after the last frame); on a camera, or a file played
+in real time, the newest request wins, as in the app.
 """
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from tqdm import tqdm
 
 from app.assembly import ExplainOptions, FastPathOptions, build_fast_path, build_slow_path
-from capture import open_source
+from capture import FrameSource, clock, open_source
+from capture.playback import FilePlayback
 from engines.errors import EmolensError
-from export.explanation_records import decision_record, explanation_record
-from export.frames_csv import FramesCsvWriter
-from export.jsonl_log import JsonlLog
-from export.session_info import SessionInfo
+from export.explanation_records import decision_record
+from export.key_frames import KeyFrameOptions
+from export.session_recorder import RecordingError, SessionRecorder
 
 
 class NoFaceFound(EmolensError):
@@ -30,6 +35,45 @@ def say(line: str) -> None:
     print(line, file=sys.stderr)
 
 
+def open_input(spec: str, realtime: bool) -> FrameSource:
+    """`realtime`: a video plays at its own frame rate and frames the fast path cannot keep up with are dropped,
+    as with a camera; otherwise every frame is processed, as fast as it goes."""
+    source = open_source(spec)
+    if realtime and not source.live and source.frame_count != 1:
+        source.close()
+        return FilePlayback(spec, pace=True)
+    return source
+
+
+SESSION_FILES = (
+    "session.json",
+    "events.jsonl",
+    "frames.csv",
+    "frames.parquet",
+    "explanations.jsonl",
+    "report.html",
+    "explain-events.jsonl",
+    ".reserve",
+)
+
+
+def prepare_out_dir(out_dir: Path, replace_session: bool) -> None:
+    """A session folder is never overwritten by accident; `replace_session` replaces an earlier emolens session
+    there, and only its files (a folder holding anything else is refused)."""
+    if not out_dir.exists() or not any(out_dir.iterdir()):
+        return
+    if not replace_session:
+        raise EmolensError(f"{out_dir} already holds a session; give a new folder with --out, or add --replace")
+    others = [p.name for p in out_dir.iterdir() if p.name not in SESSION_FILES and p.name != "keyframes"]
+    if others or not (out_dir / "session.json").exists():
+        raise EmolensError(
+            f"{out_dir} holds files emolens did not write ({', '.join(sorted(others)[:3])}); not replacing"
+        )
+    for name in SESSION_FILES:
+        (out_dir / name).unlink(missing_ok=True)
+    shutil.rmtree(out_dir / "keyframes", ignore_errors=True)
+
+
 def analyze(
     spec: str,
     out_dir: Path,
@@ -37,41 +81,47 @@ def analyze(
     max_frames: int | None = None,
     show_progress: bool = True,
     explain: ExplainOptions | None = None,
+    realtime: bool = False,
+    key_frames: KeyFrameOptions | None = None,
+    replace_session: bool = False,
 ) -> dict:
-    source = open_source(spec)
+    source = open_input(spec, realtime)
     with source:
         fast_path, info = build_fast_path(options, progress=say)
+        if out_dir.exists() and any(out_dir.iterdir()):
+            raise EmolensError(
+                f"{out_dir} already holds files; give a new folder with --out so that nothing is replaced"
+            )
         try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise EmolensError(f"cannot create output folder {out_dir}: {exc.strerror}") from exc
-        session = SessionInfo(
-            out_dir / "session.json",
-            input={"spec": spec, "description": source.description, "fps": source.fps, "live": source.live},
-            **info,
-        )
-        events = JsonlLog(out_dir / "events.jsonl")
-        events.write({"event": "session_started", "input": spec, "backend": info["backend"]})
-        slow = explanations_log = None
+            recorder = SessionRecorder(
+                out_dir,
+                key_frames=key_frames,
+                input={"spec": spec, "description": source.description, "fps": source.fps, "live": source.live},
+                devices={"video": source.description, "audio": "off (voice cues are not part of a session yet)"},
+                **info,
+            )
+        except RecordingError as exc:
+            raise EmolensError(str(exc)) from exc
+        recorder.event({"event": "session_started", "input": spec, "backend": info["backend"]["name"]})
+        slow = None
         if explain is not None:
             slow, slow_info, warning = build_slow_path(
                 explain,
                 options.threads,
                 keep_all=not source.live,
-                on_event=events.write,
-                on_decision=lambda d, e: events.write(decision_record(d, e)),
+                on_event=recorder.event,
+                on_decision=lambda d, e: recorder.event(decision_record(d, e)),
                 model_dir=options.model_dir,
             )
             if warning:
                 say(f"emolens: warning: {warning}")
-            session.update(explainer=slow_info)
-            explanations_log = JsonlLog(out_dir / "explanations.jsonl")
-        writer = FramesCsvWriter(out_dir / "frames.csv")
+            recorder.session.update(explainer=slow_info)
         processed = frames_with_faces = 0
         tracks: set[int] = set()
         explained: list = []
         total = source.frame_count if max_frames is None else min(source.frame_count or max_frames, max_frames)
         status = "complete"
+        t0 = clock.now()
         # A bar on a terminal only: in a pipe or a log it is noise, and one frame needs none.
         bar_on = show_progress and sys.stderr.isatty() and total != 1
         bar = tqdm(total=total, unit="frame", desc="analyze", disable=not bar_on, file=sys.stderr, dynamic_ncols=True)
@@ -79,12 +129,14 @@ def analyze(
         def record(items) -> None:
             for item in items:
                 explained.append(item.explanation)
-                explanations_log.write(explanation_record(item.explanation, item.evidence))
+                recorder.explanation(item.explanation, item.evidence)
 
         try:
             for frame in source.frames():
+                if source.live:
+                    frame = replace(frame, t=frame.t - t0)  # seconds since the session started
                 result = fast_path.process(frame)
-                writer.write(result)
+                recorder.result(result, frame, dropped=source.dropped)
                 if slow is not None:
                     slow.observe(result)
                     record(slow.take())
@@ -96,27 +148,23 @@ def analyze(
                     break
         except KeyboardInterrupt:
             status = "stopped by user"
+        except RecordingError as exc:  # a full disk: the folder keeps what was written, the run stops
+            status = f"failed: {exc}"
+            raise EmolensError(str(exc)) from exc
         except EmolensError as exc:  # e.g. a camera that stops delivering: keep what was written, say why
             status = f"failed: {exc}"
             raise
         finally:
             bar.close()
-            writer.close()
             if slow is not None:
                 slow.finish()
                 if slow.worker is not None:
                     if slow.worker.outstanding:
                         say(f"explaining {slow.worker.outstanding} window(s) the gate chose...")
-                    record(slow.drain(timeout=None if status == "complete" else 5.0))
+                    with contextlib.suppress(RecordingError):
+                        record(slow.drain(timeout=None if status == "complete" else 5.0))
                     slow.worker.close()
-                explanations_log.close()
-            summary = {
-                "frames_processed": processed,
-                "frames_dropped": source.dropped,
-                "frames_with_faces": frames_with_faces,
-                "tracks": len(tracks),
-                "rows": writer.rows,
-            }
+            summary = {"frames_with_faces": frames_with_faces, "tracks": len(tracks)}
             if slow is not None:
                 summary["explainer"] = {
                     "windows": slow.windows,
@@ -127,12 +175,18 @@ def analyze(
                     "from_template": sum(x.source == "template" for x in explained),
                     "restarts": slow.worker.restarts if slow.worker else 0,
                 }
-            events.write({"event": "session_stopped", "status": status})
-            events.close()
-            session.finish(status=status, counts=summary)
+            recorder.close(status=status, last_event={"event": "session_stopped", "status": status}, **summary)
+            summary.update(recorder.counts())
+    if recorder.failed:
+        raise EmolensError(recorder.failed)
     if processed and frames_with_faces == 0:
         raise NoFaceFound(
             f"no face found in {spec} ({processed} frame{'s' * (processed != 1)}); "
             f"wrote {out_dir / 'frames.csv'} with no rows"
         )
-    return {**summary, "frames_csv": str(out_dir / "frames.csv"), "session_json": str(out_dir / "session.json")}
+    return {
+        **summary,
+        "frames_csv": str(out_dir / "frames.csv"),
+        "session_json": str(out_dir / "session.json"),
+        "report": str(out_dir / "report.html"),
+    }

@@ -117,7 +117,13 @@ def _options(args: argparse.Namespace):
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from app.analyze import NoFaceFound, analyze
+    from export.key_frames import KeyFrameOptions
 
+    if args.key_frames is not None and args.key_frames <= 0:
+        raise EmolensError("--key-frames takes the seconds between key frames, > 0")
+    if args.blur_faces and args.key_frames is None:
+        raise EmolensError("--blur-faces blurs saved key frames: add --key-frames")
+    key_frames = KeyFrameOptions(every_s=args.key_frames, blur=args.blur_faces) if args.key_frames else None
     try:
         summary = analyze(
             args.input,
@@ -126,6 +132,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             max_frames=args.max_frames,
             show_progress=not args.quiet,
             explain=_explain_options(args) if args.explain else None,
+            realtime=args.realtime,
+            key_frames=key_frames,
+            replace_session=args.replace,
         )
     except NoFaceFound as exc:
         print(f"emolens: {exc}", file=sys.stderr)
@@ -140,6 +149,41 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             f"{e['invoked']} of {e['windows']} windows explained ({e['from_model']} by the model, "
             f"{e['from_template']} by the template) -> {args.out / 'explanations.jsonl'}"
         )
+    print(f"report: {summary['report']}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from export.report import write_report
+
+    path = write_report(args.folder, args.out)
+    print(f"report: {path}")
+    if args.pdf:
+        from export.report_pdf import write_report_pdf
+
+        pdf = write_report_pdf(path, path.with_suffix(".pdf"))
+        print(f"PDF: {pdf}")
+    return 0
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    from export.repair import repair_session
+
+    r = repair_session(args.folder)
+    cut = ", ".join(f"{name} ({n} bytes)" for name, n in r["cut_bytes"].items()) or "nothing"
+    state = (
+        "was closed already; rebuilt" if r["closed_already"] else f"was {r['status_before']!r}; closed as interrupted"
+    )
+    print(f"{args.folder}: {state}; {r['rows']} rows, {r['explanations']} explanations kept; cut half-written: {cut}")
+    print(f"wrote {args.folder / 'frames.parquet'} and {args.folder / 'report.html'}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from export.formats import export_frames
+
+    path, rows = export_frames(args.folder, args.format, args.out)
+    print(f"{rows} rows -> {path}")
     return 0
 
 
@@ -292,17 +336,65 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "analyze",
-        help="analyze a video, an image or a camera; write frames.csv and session.json",
-        description="Run the fast path over INPUT and write a session folder: frames.csv "
-        "(per frame and face) and session.json (models, backend, versions).",
+        help="analyze a video, an image or a camera into a session folder with a report",
+        description="Run the fast path over INPUT and write a session folder: frames.csv and frames.parquet "
+        "(per frame and face), events.jsonl, explanations.jsonl, session.json (models, backend, versions) "
+        "and report.html. See docs/session-format.md.",
     )
     p.add_argument("input", help="a video file, an image file, or a camera index (0, 1, ...)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="session folder to write")
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames (useful with a camera)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--replace", action="store_true", help="replace an earlier session in the --out folder")
+    p.add_argument(
+        "--realtime",
+        action="store_true",
+        help="play a video at its own frame rate and drop the frames the fast path cannot keep up with, as a "
+        "camera would (default: every frame, as fast as it goes)",
+    )
+    g = p.add_argument_group("images (off by default: a session folder holds numbers only)")
+    g.add_argument(
+        "--key-frames",
+        type=float,
+        metavar="SECONDS",
+        help="save each face's most expressive moment every SECONDS as a JPEG crop in keyframes/",
+    )
+    g.add_argument("--blur-faces", action="store_true", help="pixelate the face in every saved key frame")
     _add_fast_path_options(p)
     _add_explainer_options(p)
     p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser(
+        "report",
+        help="write report.html for a session folder",
+        description="Write one self-contained HTML page (no script, nothing loaded from anywhere): per-person "
+        "timelines, time under each label, a valence-like line, uncertain stretches, explanations, key frames "
+        "if saved, speed and dropped frames, and the models and backend used.",
+    )
+    p.add_argument("folder", type=Path, metavar="DIR", help="a session folder (analyze --out, or a recording)")
+    p.add_argument("--out", type=Path, metavar="PATH", help="where to write (default: DIR/report.html)")
+    p.add_argument("--pdf", action="store_true", help="also write the report as a PDF beside it")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "repair",
+        help="finish a session folder that did not close (killed, power cut, full disk)",
+        description="Cut a last line left half-written, count what the logs hold, close session.json as "
+        "interrupted, and build frames.parquet and report.html from what was flushed.",
+    )
+    p.add_argument("folder", type=Path, metavar="DIR")
+    p.set_defaults(func=cmd_repair)
+
+    p = sub.add_parser(
+        "export",
+        help="write a session's per-frame table as CSV, Parquet or JSON Lines",
+        description="Write the frames table (one row per frame and face; columns in docs/session-format.md) "
+        "in the format your tools read.",
+    )
+    p.add_argument("folder", type=Path, metavar="DIR")
+    p.add_argument("--format", required=True, choices=["csv", "parquet", "jsonl"])
+    p.add_argument("--out", type=Path, metavar="PATH", help="file or folder to write (default: DIR/frames.FORMAT)")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser(
         "bench",

@@ -9,7 +9,6 @@ slow path's own process: a frame never waits for it.
 
 from __future__ import annotations
 
-import contextlib
 import statistics
 import threading
 import time
@@ -30,6 +29,7 @@ from engines.slow.gate import GateSettings
 from engines.slow.pipeline import Explained, SlowPath
 from export.daily_rotation import DailyRotation
 from export.explanation_records import decision_record
+from export.key_frames import KeyFrameOptions
 from export.session_recorder import RecordingError, SessionRecorder, new_session_folder
 
 
@@ -61,6 +61,7 @@ class RecordingPlan:
     root: Path  # session folders go under it, one per recording
     daily: bool = False  # a new folder each day (the kiosk), older ones pruned
     keep_days: int = 30
+    key_frames: KeyFrameOptions | None = None  # None: numbers only, no image written
 
 
 class SessionListener(Protocol):
@@ -112,6 +113,7 @@ class LiveSession:
         self._captured_at_last = 0
         self._stats_due = 0.0
         self._t0 = 0.0
+        self._source_description = config.source
         self.error: str | None = None
 
     # --- control, from the window's thread ---------------------------------------------------------
@@ -233,6 +235,7 @@ class LiveSession:
             if self._stop.is_set():
                 source.close()
                 break
+            self._source_description = source.description
             self._state("running", source.description)
             self._sync_recorder()
             self._event({"event": "source_opened", "source": source.description})
@@ -286,7 +289,7 @@ class LiveSession:
             self._deliver_explanations()
             if self._recorder is not None:
                 try:
-                    self._recorder.result(result)
+                    self._recorder.result(result, frame, dropped=self._counts["dropped"] + source.dropped)
                 except RecordingError as exc:
                     self._recording_failed(exc)
             self.listener.on_result(frame, result)
@@ -367,7 +370,9 @@ class LiveSession:
         try:
             self._recorder = SessionRecorder(
                 new_session_folder(self.plan.root),
+                key_frames=self.plan.key_frames,
                 input={"spec": self.config.source, "camera": self.config.is_camera, "loop": self.config.loop},
+                devices={"video": self._source_description, "audio": "off (voice cues are not part of a session yet)"},
                 **{k: v for k, v in self._info.items() if k in ("backend", "fast_path", "settings", "explainer")},
             )
         except RecordingError as exc:
@@ -379,9 +384,7 @@ class LiveSession:
     def _close_recorder(self, status: str) -> None:
         recorder, self._recorder = self._recorder, None
         if recorder is not None:
-            with contextlib.suppress(RecordingError):
-                recorder.event({"event": "recording_stopped", "status": status})
-            recorder.close(status=status, frames_processed=self._counts["processed"])
+            recorder.close(status=status, last_event={"event": "recording_stopped", "status": status})
 
     def _recording_failed(self, exc: RecordingError) -> None:
         """A full disk stops the recording with a clear line; the session and what was written stay."""

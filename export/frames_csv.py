@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,53 +11,49 @@ import numpy as np
 from engines.contracts import EMOTIONS, FrameResult, LandmarkCues
 from engines.errors import EmolensError
 from engines.slow.evidence import FaceSample
-
-COLUMNS = (
-    ["time_s", "frame", "track_id", "detected", "det_score", "box_x1", "box_y1", "box_x2", "box_y2"]
-    + [f"p_{e}" for e in EMOTIONS]
-    + ["label", "uncertain", "margin", "entropy", "mouth_width", "mouth_drop", "roll_deg", "yaw"]
-)
+from export.frames_schema import COLUMNS
+from export.line_file import LineFile
 
 
 class FramesCsvWriter:
-    """Probabilities are the smoothed ones the label is taken from; boxes are in source pixels."""
+    """Probabilities are the smoothed ones the label is taken from; boxes are in source pixels.
 
-    def __init__(self, path: Path, flush_interval_s: float = 1.0):
+    Rows wait in memory until `flush()` (the recorder's flusher calls it every half second), and are written
+    whole, so a killed run leaves a readable file.
+    """
+
+    def __init__(self, path: Path):
         self.path = path
-        self._file = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed in close()
-        self._csv = csv.writer(self._file)
-        self._csv.writerow(COLUMNS)
-        self.flush_interval_s = flush_interval_s
-        self._last_flush = time.monotonic()
+        self._file = LineFile(path)
+        self._file.append(",".join(COLUMNS))
         self.rows = 0
 
     def write(self, result: FrameResult) -> None:
+        total_ms = f"{result.latency_ms.get('total', 0.0):.2f}"
         for face in result.faces:
             c = face.cues
-            self._csv.writerow(
-                [f"{result.t:.4f}", result.index, face.track_id, int(face.detected), f"{face.det_score:.4f}"]
-                + [f"{v:.1f}" for v in face.box]
-                + [f"{p:.5f}" for p in face.probs]
-                + [
-                    face.label,
-                    int(face.uncertain),
-                    f"{face.margin:.4f}",
-                    f"{face.entropy:.4f}",
-                    f"{c.mouth_width:.4f}",
-                    f"{c.mouth_drop:.4f}",
-                    f"{c.roll_deg:.2f}",
-                    f"{c.yaw:.4f}",
-                ]
+            self._file.append(
+                ",".join(
+                    [f"{result.t:.4f}", str(result.index), str(face.track_id), str(int(face.detected))]
+                    + [f"{face.det_score:.4f}"]
+                    + [f"{v:.1f}" for v in face.box]
+                    + [f"{p:.5f}" for p in face.probs]
+                    + [face.label, str(int(face.uncertain)), f"{face.margin:.4f}", f"{face.entropy:.4f}"]
+                    + [f"{c.mouth_width:.4f}", f"{c.mouth_drop:.4f}", f"{c.roll_deg:.2f}", f"{c.yaw:.4f}", total_ms]
+                )
             )
             self.rows += 1
-        if time.monotonic() - self._last_flush >= self.flush_interval_s:
-            self._file.flush()
-            self._last_flush = time.monotonic()
+
+    def flush(self) -> None:
+        self._file.flush()
 
     def close(self) -> None:
         if not self._file.closed:
-            self._file.flush()
             self._file.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._file.closed
 
 
 def read_frames_csv(path: Path) -> Iterator[tuple[float, list[FaceSample]]]:
@@ -69,7 +64,7 @@ def read_frames_csv(path: Path) -> Iterator[tuple[float, list[FaceSample]]]:
         raise EmolensError(f"cannot read {path}: {exc.strerror}") from exc
     with f:
         reader = csv.DictReader(f)
-        missing = set(COLUMNS) - set(reader.fieldnames or ())
+        missing = set(COLUMNS) - {"latency_ms"} - set(reader.fieldnames or ())  # schema 1 had no latency_ms
         if missing:
             raise EmolensError(f"{path} is not an emolens frames.csv (missing columns: {', '.join(sorted(missing))})")
         rows = list(reader)

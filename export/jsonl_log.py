@@ -1,40 +1,47 @@
-"""Append-only JSON Lines logs (events.jsonl, explanations.jsonl), flushed at least every second.
+"""Append-only JSON Lines logs (events.jsonl, explanations.jsonl).
 
-Each record is one line written whole, so a killed process leaves at most a
-last partial line; `close()` fsyncs.
+One record is one line, written whole (see `LineFile`): a killed process leaves
+every line parseable. A log flushes on its own when a record comes a second or
+more after the last flush; the session recorder's flusher also flushes it every
+half second, so a record never waits longer than that. `close()` fsyncs.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
+
+from export.line_file import LineFile
 
 
 class JsonlLog:
     def __init__(self, path: Path, flush_interval_s: float = 1.0, append: bool = False):
         self.path = path
-        self._file = open(path, "a" if append else "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._file = LineFile(path, append=append)
         self.flush_interval_s = flush_interval_s
         self._last_flush = time.monotonic()
-        self.records = 0
+
+    @property
+    def records(self) -> int:
+        return self._file.lines
 
     def write(self, record: dict) -> None:
-        self._file.write(json.dumps(record, ensure_ascii=False, default=_plain) + "\n")
-        self.records += 1
+        self._file.append(json.dumps(record, ensure_ascii=False, default=_plain))
         if time.monotonic() - self._last_flush >= self.flush_interval_s:
             self.flush()
 
     def flush(self) -> None:
-        self._file.flush()
         self._last_flush = time.monotonic()
+        self._file.flush()
 
     def close(self) -> None:
         if not self._file.closed:
-            self._file.flush()
-            os.fsync(self._file.fileno())
             self._file.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._file.closed
 
 
 def _plain(value):

@@ -51,6 +51,13 @@ class SessionInfo:
         }
         self.save()
 
+    @classmethod
+    def reopen(cls, path: Path, data: dict) -> SessionInfo:
+        """An existing session.json, to finish it (`emolens repair`)."""
+        info = cls.__new__(cls)
+        info.path, info.data = path, data
+        return info
+
     def update(self, **fields) -> None:
         self.data.update(fields)
         self.save()

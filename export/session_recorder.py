@@ -1,68 +1,227 @@
-"""SessionRecorder: one session folder written as a live session goes (the app's Record button, the kiosk).
+"""SessionRecorder: the one writer of a session folder, for `emolens analyze`, the app's Record button and the kiosk.
 
-The folder is the one `emolens analyze` writes: session.json, events.jsonl,
-frames.csv and explanations.jsonl. Numbers only: no frame or face crop is written.
-A write that fails (a full disk, a removed drive) stops the recording, not the session.
+The folder: session.json (rewritten atomically), events.jsonl, frames.csv and
+explanations.jsonl (whole lines, flushed every half second by a flusher thread,
+so a kill -9 loses at most the last half second), then at close an fsync,
+frames.parquet and report.html. Numbers only, unless key-frame crops were asked for.
+
+A write that fails (a full disk, a removed drive) stops the recording, not the
+session: the recorder frees a small reserve file it holds for this moment, logs
+the error to events.jsonl, marks session.json failed, and keeps what was written.
 """
 
 from __future__ import annotations
 
 import contextlib
+import statistics
+import threading
+import time
 from datetime import datetime
 from pathlib import Path
 
-from engines.contracts import Evidence, Explanation, FrameResult
+from engines.contracts import Evidence, Explanation, Frame, FrameResult
 from engines.errors import EmolensError
 from export.explanation_records import explanation_record
 from export.frames_csv import FramesCsvWriter
+from export.frames_schema import schema_summary
 from export.jsonl_log import JsonlLog
+from export.key_frames import KeyFrameCapture, KeyFrameOptions
 from export.session_info import SessionInfo
+
+FLUSH_EVERY_S = 0.5
+STATS_EVERY_S = 5.0
+RESERVE_BYTES = 64 * 1024  # room for the last event and session.json once the disk is full
+RESERVE_NAME = ".reserve"
 
 
 class RecordingError(EmolensError):
     """The session folder cannot be written; the recording stops, what was written stays."""
 
 
+def event_time() -> str:
+    return datetime.now().astimezone().isoformat(timespec="milliseconds")
+
+
 class SessionRecorder:
-    def __init__(self, folder: Path, **info):
-        """`folder` must be new: a recording never overwrites another (see `new_session_folder`)."""
+    def __init__(
+        self,
+        folder: Path,
+        key_frames: KeyFrameOptions | None = None,
+        finish_files: bool = True,
+        **info,
+    ):
+        """`folder` must be new (see `new_session_folder`). `finish_files`: Parquet and report at close."""
         self.folder = folder
+        self.finish_files = finish_files
+        self.failed: str | None = None
+        self.closed = False
+        self._io_lock = threading.Lock()
+        self._flush_error: OSError | None = None
+        self._latencies: list[float] = []
+        self._since_stats: list[float] = []
+        self._stats_due = time.monotonic() + STATS_EVERY_S
+        self.frames_processed = self.frames_dropped = 0
+        self._dropped_before: int | None = None
+        self.last_t: float | None = None
         try:
             folder.mkdir(parents=True, exist_ok=True)
+            self._reserve = folder / RESERVE_NAME
+            self._reserve.write_bytes(b"\0" * RESERVE_BYTES)
+            info.setdefault("frames_schema", schema_summary())
+            info.setdefault("key_frames", key_frames.__dict__ if key_frames else None)
             self.session = SessionInfo(folder / "session.json", **info)
             self.events = JsonlLog(folder / "events.jsonl")
             self.frames = FramesCsvWriter(folder / "frames.csv")
             self.explanations = JsonlLog(folder / "explanations.jsonl")
         except OSError as exc:
             raise RecordingError(f"cannot record to {folder}: {exc.strerror or exc}") from exc
-        self.frames_written = 0
-        self.closed = False
+        self.key_frames = KeyFrameCapture(folder / "keyframes", key_frames) if key_frames else None
+        self._stop = threading.Event()
+        self._flusher = threading.Thread(target=self._flush_loop, name="emolens-log-flusher", daemon=True)
+        self._flusher.start()
 
+    # --- writing, from the session's thread ---------------------------------------------------------
     def event(self, record: dict) -> None:
-        self._guard(self.events.write, record)
+        self._guard(lambda: self.events.write({"time": event_time(), **record}))
 
-    def result(self, result: FrameResult) -> None:
-        self._guard(self.frames.write, result)
-        self.frames_written += 1
+    def result(self, result: FrameResult, frame: Frame | None = None, dropped: int = 0) -> None:
+        """One processed frame; `dropped` is the source's running count of frames it discarded."""
+
+        def write() -> None:
+            self.frames.write(result)
+            if self.key_frames is not None and frame is not None:
+                for record in self.key_frames.observe(frame, result):
+                    self.events.write({"time": event_time(), **record})
+
+        self._guard(write)
+        self.frames_processed += 1
+        if self._dropped_before is None:  # drops before this recording began are not its own
+            self._dropped_before = dropped
+        self.frames_dropped = dropped - self._dropped_before
+        self.last_t = result.t
+        total = result.latency_ms.get("total")
+        if total is not None:
+            self._latencies.append(total)
+            self._since_stats.append(total)
+        if time.monotonic() >= self._stats_due:
+            self._stats()
 
     def explanation(self, explanation: Explanation, evidence: Evidence) -> None:
-        self._guard(self.explanations.write, explanation_record(explanation, evidence))
+        self._guard(lambda: self.explanations.write(explanation_record(explanation, evidence)))
 
-    def _guard(self, write, item) -> None:
+    def _stats(self) -> None:
+        self._stats_due = time.monotonic() + STATS_EVERY_S
+        record = {"event": "stats", "t": self.last_t, **self.counts()}
+        if self._since_stats:
+            record["fast_ms_p50"], record["fast_ms_p95"] = _p50_p95(self._since_stats)
+        self._since_stats = []
+        self.event(record)
+
+    def counts(self) -> dict:
+        return {
+            "frames_seen": self.frames_processed + self.frames_dropped,
+            "frames_processed": self.frames_processed,
+            "frames_dropped": self.frames_dropped,
+            "rows": self.frames.rows,
+        }
+
+    def _guard(self, write) -> None:
+        if self.closed:
+            raise RecordingError(f"recording to {self.folder} has stopped: {self.failed or 'closed'}")
         try:
-            write(item)
+            if self._flush_error is not None:
+                raise self._flush_error
+            write()
         except OSError as exc:
-            raise RecordingError(f"recording to {self.folder} stopped: {exc.strerror or exc}") from exc
+            raise RecordingError(self._fail(exc)) from exc
 
-    def close(self, status: str = "complete", **counts) -> None:
+    # --- flushing and failing -------------------------------------------------------------------------
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(FLUSH_EVERY_S):
+            try:
+                self._flush_all()
+            except OSError as exc:
+                self._flush_error = exc  # raised on the session's thread at its next write
+                return
+
+    def _flush_all(self) -> None:
+        with self._io_lock:
+            for log in (self.frames, self.events, self.explanations):
+                if not log.closed:
+                    log.flush()
+
+    def _fail(self, exc: OSError) -> str:
+        """Stops the recording after a failed write; returns the message the user sees."""
+        why = exc.strerror or str(exc)
+        message = f"recording to {self.folder} stopped: {why}; what was written up to then is kept"
+        self.failed = message
+        self._stop.set()
+        with contextlib.suppress(OSError):
+            self._reserve.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.events.write({"time": event_time(), "event": "recording_failed", "error": why, **self.counts()})
+        self._close_files()
+        with contextlib.suppress(OSError):
+            self.session.finish(status=f"failed: {why}", counts=self.counts())
+        return message
+
+    def _close_files(self) -> None:
+        self.closed = True
+        self._stop.set()
+        if self._flusher.is_alive() and threading.current_thread() is not self._flusher:
+            self._flusher.join()
+        with self._io_lock:
+            for log in (self.frames, self.explanations, self.events):
+                with contextlib.suppress(OSError):  # the disk is gone; what was flushed stays readable
+                    log.close()
+
+    def close(self, status: str = "complete", last_event: dict | None = None, **counts) -> None:
+        """Ends the recording: the last key frames, a last stats line, `last_event`, fsync, session.json, Parquet,
+        report."""
         if self.closed:
             return
-        self.closed = True
-        for closer in (self.frames.close, self.explanations.close, self.events.close):
-            with contextlib.suppress(OSError):  # the disk is gone; what was flushed stays readable
-                closer()
+        try:
+            if self.key_frames is not None:
+                records = self.key_frames.flush()
+                self._guard(lambda: [self.events.write({"time": event_time(), **r}) for r in records])
+            if self.frames_processed:
+                self._stats()
+            if last_event is not None:
+                self.event(last_event)
+        except RecordingError:
+            return  # _fail closed everything and marked the session failed
+        summary = {**self.counts(), **counts}
+        if self._latencies:
+            summary["fast_ms_p50"], summary["fast_ms_p95"] = _p50_p95(self._latencies)
+        self._close_files()
         with contextlib.suppress(OSError):
-            self.session.finish(status=status, counts={"frames_recorded": self.frames_written, **counts})
+            self._reserve.unlink(missing_ok=True)
+        try:
+            self.session.finish(status=status, counts=summary)
+        except OSError as exc:
+            self.failed = f"cannot write {self.session.path}: {exc.strerror or exc}"
+            return
+        if self.finish_files:
+            self.failed = finish_session_files(self.folder)
+
+
+def finish_session_files(folder: Path) -> str | None:
+    """frames.parquet and report.html from the flushed logs; returns why not, when they cannot be written."""
+    from export.frames_parquet import write_frames_parquet
+    from export.report import write_report
+
+    try:
+        write_frames_parquet(folder / "frames.csv", folder / "frames.parquet")
+        write_report(folder)
+    except (OSError, EmolensError) as exc:
+        return f"could not finish {folder}: {getattr(exc, 'strerror', None) or exc}"
+    return None
+
+
+def _p50_p95(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return round(statistics.median(ordered), 2), round(p95, 2)
 
 
 def new_session_folder(root: Path, now: datetime | None = None) -> Path:

@@ -91,10 +91,12 @@ def test_main_window_runs_a_live_session_on_the_bundled_clip(qtbot, store, tmp_p
         "events.jsonl",
         "explanations.jsonl",
         "frames.csv",
+        "frames.parquet",
+        "report.html",
         "session.json",
     ]
     session = json.loads((folder / "session.json").read_text())
-    assert session["status"] == "complete" and session["counts"]["frames_recorded"] > 30
+    assert session["status"] == "complete" and session["counts"]["frames_processed"] > 30
     rows = (folder / "frames.csv").read_text().splitlines()
     assert len(rows) > 30
     events = [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
@@ -269,7 +271,7 @@ def test_kiosk_rotates_its_log_folder_at_midnight(tmp_path, model_dir):
     assert first is not None and second is not None and first != second
     assert json.loads((first / "session.json").read_text())["status"] == "complete"
     assert json.loads((second / "session.json").read_text())["status"] == "complete"
-    assert json.loads((first / "session.json").read_text())["counts"]["frames_recorded"] > 0
+    assert json.loads((first / "session.json").read_text())["counts"]["frames_processed"] > 0
 
 
 def test_kiosk_without_a_pin_and_gui_without_a_display_say_what_to_do(tmp_path):

@@ -22,7 +22,7 @@ def test_analyze_writes_frames_csv_and_session_json(model_dir, tmp_path):
     assert "frames.csv" in proc.stdout
     with open(out / "frames.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0].keys()) == COLUMNS
+    assert tuple(rows[0].keys()) == COLUMNS
     assert len({r["frame"] for r in rows}) == 127
     probs = np.array([[float(r[f"p_{e}"]) for e in EMOTIONS] for r in rows])
     assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-3)

@@ -5,16 +5,10 @@ from __future__ import annotations
 from PyQt6.QtGui import QColor, QPalette
 from PyQt6.QtWidgets import QApplication
 
-EMOTION_COLORS: dict[str, str] = {
-    "angry": "#e5484d",
-    "disgust": "#46a758",
-    "fear": "#8e4ec6",
-    "happy": "#f5d90a",
-    "sad": "#3e8ef7",
-    "surprise": "#f76b15",
-    "neutral": "#a0a7b4",
-}
-UNCERTAIN_COLOR = "#d0d0d0"
+from export.emotion_colors import EMOTION_COLORS, UNCERTAIN_COLOR
+
+__all__ = ["EMOTION_COLORS", "UNCERTAIN_COLOR", "BACKGROUND", "emotion_color", "apply_dark_theme"]
+
 BACKGROUND = "#15171c"
 
 

@@ -10,6 +10,7 @@ from PyQt6.QtCore import QSettings
 
 from app.assembly import ExplainOptions, FastPathOptions
 from engines.slow.gate import GateSettings
+from export.key_frames import KeyFrameOptions
 
 
 def data_home() -> Path:
@@ -30,6 +31,9 @@ class Preferences:
     gate_max_per_minute: int = 12
     record_root: str = ""  # "" : data_home()/sessions
     record_on_start: bool = False
+    key_frames: bool = False  # save each face's most expressive moment as a JPEG crop (off: numbers only)
+    key_frames_every_s: float = 10.0
+    blur_faces: bool = False  # pixelate the face in every saved image
     kiosk_record: bool = True  # the kiosk keeps numbers-only logs, a folder a day
     kiosk_keep_days: int = 30
     kiosk_show_explanations: bool = True
@@ -49,6 +53,9 @@ class Preferences:
             stale_s=self.gate_stale_s,
             max_per_minute=self.gate_max_per_minute,
         )
+
+    def key_frame_options(self) -> KeyFrameOptions | None:
+        return KeyFrameOptions(every_s=self.key_frames_every_s, blur=self.blur_faces) if self.key_frames else None
 
     def recording_root(self, kiosk: bool = False) -> Path:
         root = Path(self.record_root) if self.record_root else data_home() / "sessions"

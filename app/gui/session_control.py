@@ -43,7 +43,12 @@ class SessionControl(QObject):
 
     def recording_plan(self) -> RecordingPlan:
         p = self.prefs
-        return RecordingPlan(p.recording_root(self.kiosk), daily=self.kiosk, keep_days=p.kiosk_keep_days)
+        return RecordingPlan(
+            p.recording_root(self.kiosk),
+            daily=self.kiosk,
+            keep_days=p.kiosk_keep_days,
+            key_frames=p.key_frame_options(),
+        )
 
     def start(self) -> None:
         if self.running:

@@ -32,6 +32,9 @@ FIELDS = {
     "gate_max_per_minute": ("Explainer", "At most this many explanations a minute", (1, 120, 1)),
     "record_root": ("Recording and privacy", "Session folders under (empty: the default)", None),
     "record_on_start": ("Recording and privacy", "Record every session from its start", None),
+    "key_frames": ("Recording and privacy", "Save key frames (face crops) while recording", None),
+    "key_frames_every_s": ("Recording and privacy", "One key frame per face every (s)", (1.0, 600.0, 1.0)),
+    "blur_faces": ("Recording and privacy", "Blur the face in saved key frames", None),
     "kiosk_record": ("Kiosk", "Keep the kiosk's logs (numbers only, a folder a day)", None),
     "kiosk_keep_days": ("Kiosk", "Delete kiosk logs older than (days)", (1, 3650, 1)),
     "kiosk_show_explanations": ("Kiosk", "Show explanations on the kiosk screen", None),
@@ -56,8 +59,8 @@ class SettingsDialog(QDialog):
             self.editors[name] = editor
             groups[group].addRow(label, editor)
         privacy = QLabel(
-            "emolens writes numbers only (probabilities, boxes, cues, explanations): no frame or face image "
-            "is ever saved, and nothing leaves this computer."
+            "Recordings hold numbers only (probabilities, boxes, cues, explanations) unless you turn on key "
+            "frames above; no video is ever saved, and nothing leaves this computer."
         )
         privacy.setWordWrap(True)
         groups["Recording and privacy"].addRow(privacy)

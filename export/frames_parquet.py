@@ -1,0 +1,78 @@
+"""frames.parquet: the frames.csv table, typed, with each column's unit in its metadata.
+
+Parquet writes its index at the end, so it cannot survive a kill mid-write: it
+is built from frames.csv when a recording closes, and `emolens repair` builds it
+again for a session that never closed. pandas and polars read it with no arguments.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+from engines.errors import EmolensError
+from export.frames_schema import FRAME_COLUMNS, FRAMES_SCHEMA_VERSION
+from export.line_file import readable_lines
+
+_TYPES = {"float": "float32", "int": "int64", "bool": "bool_", "str": "string"}
+
+
+def _pyarrow():
+    try:
+        import pyarrow
+        import pyarrow.csv
+        import pyarrow.parquet
+    except ImportError as exc:
+        raise EmolensError("Parquet needs pyarrow: .venv/bin/pip install pyarrow (install.sh installs it)") from exc
+    return pyarrow
+
+
+def frames_schema():
+    pa = _pyarrow()
+    fields = []
+    for c in FRAME_COLUMNS:
+        kind = pa.float64() if c.name == "time_s" else getattr(pa, _TYPES[c.kind])()
+        fields.append(pa.field(c.name, kind, metadata={"unit": c.unit} if c.unit else None))
+    return pa.schema(fields, metadata={"emolens_frames_schema": str(FRAMES_SCHEMA_VERSION)})
+
+
+def read_frames_table(csv_path: Path):
+    """frames.csv as a typed Arrow table; a last line cut short by a kill or a full disk is left out."""
+    pa = _pyarrow()
+    try:
+        lines, _cut = readable_lines(csv_path)
+    except OSError as exc:
+        raise EmolensError(f"cannot read {csv_path}: {exc.strerror}") from exc
+    if not lines:
+        raise EmolensError(f"{csv_path} is empty: the session ended before its first row was written")
+    schema = frames_schema()
+    try:
+        table = pa.csv.read_csv(
+            io.BytesIO(("\n".join(lines) + "\n").encode()),
+            convert_options=pa.csv.ConvertOptions(
+                column_types=schema,
+                include_columns=schema.names,
+                include_missing_columns=True,  # a schema-1 file has no latency_ms: it reads as nulls
+                true_values=["1"],
+                false_values=["0"],
+                strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise EmolensError(f"{csv_path} is not a readable emolens frames.csv: {exc}") from exc
+    return table.cast(schema)
+
+
+def write_frames_parquet(csv_path: Path, parquet_path: Path) -> int:
+    """Writes the Parquet copy atomically (never a half file under the final name); returns its row count."""
+    pa = _pyarrow()
+    table = read_frames_table(csv_path)
+    tmp = parquet_path.with_name(parquet_path.name + ".tmp")
+    try:
+        pa.parquet.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, parquet_path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+    return table.num_rows

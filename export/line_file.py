@@ -1,0 +1,69 @@
+"""LineFile: an append-only text file that only ever holds whole lines.
+
+Lines wait in memory and `flush()` hands them to the kernel in one `os.write`,
+so a process killed at any moment leaves every line complete (the kernel keeps
+what was written; only the unflushed second is lost). A full disk can cut the
+last write short: `flush()` then raises and `readable_lines` drops that piece.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+
+class LineFile:
+    def __init__(self, path: Path, append: bool = False):
+        self.path = path
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
+        self._fd: int | None = os.open(path, flags, 0o644)
+        self._pending: list[bytes] = []
+        self._lock = threading.Lock()  # the session's thread appends while the flusher flushes
+        self.lines = 0
+
+    def append(self, line: str) -> None:
+        """`line` without its newline; it must hold none."""
+        with self._lock:
+            self._pending.append(line.encode("utf-8") + b"\n")
+            self.lines += 1
+
+    def flush(self) -> None:
+        with self._lock:
+            if not self._pending or self._fd is None:
+                return
+            data = b"".join(self._pending)
+            self._pending.clear()
+            view = memoryview(data)
+            try:
+                while view:
+                    view = view[os.write(self._fd, view) :]
+            except OSError:
+                # kept, so that a later flush (after space was freed) completes a line the disk cut short
+                self._pending.insert(0, bytes(view))
+                raise
+
+    def close(self, fsync: bool = True) -> None:
+        """Flushes, fsyncs (the data survives a power cut, not only a killed process) and closes."""
+        try:
+            self.flush()
+            if fsync and self._fd is not None:
+                os.fsync(self._fd)
+        finally:
+            with self._lock:
+                fd, self._fd = self._fd, None
+                self._pending.clear()
+            if fd is not None:
+                os.close(fd)
+
+    @property
+    def closed(self) -> bool:
+        return self._fd is None
+
+
+def readable_lines(path: Path) -> tuple[list[str], bool]:
+    """The file's complete lines, and whether a cut-short last line was left out."""
+    data = path.read_bytes()
+    complete, _, tail = data.rpartition(b"\n")
+    lines = complete.decode("utf-8", errors="replace").split("\n") if complete else []
+    return lines, bool(tail)

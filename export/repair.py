@@ -1,0 +1,91 @@
+"""`emolens repair DIR`: finish a session folder that never closed (a kill -9, a power cut, a full disk).
+
+Cuts a last line left half-written, counts what the logs hold, closes
+session.json with the status `interrupted`, and builds frames.parquet and
+report.html from the flushed logs. Nothing that was flushed is dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+
+from engines.errors import EmolensError
+from export.jsonl_log import JsonlLog
+from export.line_file import readable_lines
+from export.session_info import SessionInfo
+from export.session_reader import read_session
+from export.session_recorder import RESERVE_NAME, event_time, finish_session_files
+
+LOGS = ("events.jsonl", "frames.csv", "explanations.jsonl")
+
+
+def cut_partial_line(path: Path) -> int:
+    """Drops a last line without its newline; returns the bytes dropped."""
+    if not path.exists():
+        return 0
+    if not readable_lines(path)[1]:
+        return 0
+    data = path.read_bytes()
+    keep = data.rfind(b"\n") + 1
+    os.truncate(path, keep)
+    return len(data) - keep
+
+
+def repair_session(folder: Path) -> dict:
+    if not folder.is_dir():
+        raise EmolensError(f"{folder} is not a folder; give a session folder")
+    if not (folder / "frames.csv").exists() and not (folder / "events.jsonl").exists():
+        raise EmolensError(f"{folder} has neither frames.csv nor events.jsonl: nothing to repair")
+    info_path = folder / "session.json"
+    try:
+        info = json.loads(info_path.read_text())
+    except (OSError, ValueError):
+        info = {"status": "running", "session_json": "rebuilt by repair (the original was missing or unreadable)"}
+    was = info.get("status", "running")
+    cut = {name: n for name in LOGS if (n := cut_partial_line(folder / name))}
+    (folder / RESERVE_NAME).unlink(missing_ok=True)
+    log = read_session_lenient(folder, info)
+    stats = [e for e in log.events if e.get("event") == "stats"]
+    frames_in_csv = len(set(log.frames["frame"].tolist())) if log.rows else 0
+    counts = dict(info.get("counts") or {})
+    counts.update(
+        rows=log.rows,
+        frames_with_faces=frames_in_csv,
+        tracks=len(log.track_ids),
+        explanations=len(log.explanations),
+    )
+    if stats:
+        last = stats[-1]
+        counts.setdefault("frames_processed", max(last.get("frames_processed", 0), frames_in_csv))
+        counts.setdefault("frames_dropped", last.get("frames_dropped", 0))
+        counts.setdefault("frames_seen", counts["frames_processed"] + counts["frames_dropped"])
+    closed = was != "running"
+    record = {"time": event_time(), "event": "repaired", "status_before": was, "cut_bytes": cut}
+    events = JsonlLog(folder / "events.jsonl", append=True)
+    events.write(record)
+    events.close()
+    session = SessionInfo.reopen(info_path, info)
+    if closed:
+        session.update(counts=counts)
+    else:
+        session.update(status="interrupted", ended=_last_write(folder), counts=counts, repaired=event_time())
+    failed = finish_session_files(folder)
+    if failed:
+        raise EmolensError(failed)
+    return {"status_before": was, "closed_already": closed, "cut_bytes": cut, **counts}
+
+
+def read_session_lenient(folder: Path, info: dict):
+    """read_session, with session.json as repair sees it (it may be the one just rebuilt)."""
+    if not (folder / "session.json").exists():
+        (folder / "session.json").write_text(json.dumps(info, indent=2))
+    return read_session(folder)
+
+
+def _last_write(folder: Path) -> str:
+    """When the session last wrote anything: the best end time a killed session has."""
+    times = [(folder / name).stat().st_mtime for name in LOGS if (folder / name).exists()]
+    return datetime.fromtimestamp(max(times)).astimezone().isoformat(timespec="seconds") if times else "unknown"

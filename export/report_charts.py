@@ -1,0 +1,131 @@
+"""Inline SVG charts for the report: drawn here, so the report needs no script, no font and no network."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+
+import numpy as np
+
+AXIS = "#9aa1ad"
+GRID = "#e6e8ec"
+TEXT = "#4a505c"
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    color: str
+    x: np.ndarray
+    y: np.ndarray
+    width: float = 1.6
+
+
+def thin(x: np.ndarray, y: np.ndarray, points: int = 600) -> tuple[np.ndarray, np.ndarray]:
+    """At most `points` points, by bucket means: a long session stays a small file and reads the same."""
+    if len(x) <= points:
+        return x, y
+    edges = np.linspace(0, len(x), points + 1).astype(int)
+    xs = np.array([x[a:b].mean() for a, b in zip(edges[:-1], edges[1:], strict=True)])
+    ys = np.array([y[a:b].mean() for a, b in zip(edges[:-1], edges[1:], strict=True)])
+    return xs, ys
+
+
+def line_chart(
+    series: list[Series],
+    x_range: tuple[float, float],
+    y_range: tuple[float, float],
+    *,
+    width: int = 900,
+    height: int = 220,
+    y_ticks: tuple[float, ...] = (0.0, 0.5, 1.0),
+    y_label: str = "",
+    shaded: list[tuple[float, float]] = (),
+    marks: list[tuple[float, str]] = (),
+    gap_s: float = 1.0,
+) -> str:
+    """Lines over time (seconds). `shaded`: spans drawn grey behind; `marks`: dotted verticals with a label.
+    A line breaks where its samples are more than `gap_s` apart (the face was out of view)."""
+    left, right, top, bottom = 44, 12, 16 if marks else 8, 24
+    pw, ph = width - left - right, height - top - bottom
+    x0, x1 = x_range
+    y0, y1 = y_range
+    sx = pw / max(x1 - x0, 1e-9)
+    sy = ph / max(y1 - y0, 1e-9)
+
+    def px(x: float) -> float:
+        return left + (x - x0) * sx
+
+    def py(y: float) -> float:
+        return top + ph - (min(max(y, y0), y1) - y0) * sy
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" class="chart" role="img">']
+    for a, b in shaded:
+        out.append(
+            f'<rect x="{px(a):.1f}" y="{top}" width="{max(px(b) - px(a), 1.0):.1f}" height="{ph}" fill="#eceef2"/>'
+        )
+    for t in y_ticks:
+        out.append(f'<line x1="{left}" x2="{left + pw}" y1="{py(t):.1f}" y2="{py(t):.1f}" stroke="{GRID}"/>')
+        out.append(f'<text x="{left - 6}" y="{py(t) + 4:.1f}" text-anchor="end" class="tick">{t:g}</text>')
+    for t in _time_ticks(x0, x1):
+        out.append(f'<text x="{px(t):.1f}" y="{height - 6}" text-anchor="middle" class="tick">{_clock(t)}</text>')
+        out.append(f'<line x1="{px(t):.1f}" x2="{px(t):.1f}" y1="{top + ph}" y2="{top + ph + 4}" stroke="{AXIS}"/>')
+    out.append(f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" stroke="{AXIS}"/>')
+    if y_label:
+        out.append(f'<text x="4" y="{top + 10}" class="tick">{escape(y_label)}</text>')
+    for s in series:
+        for xs, ys in _segments(s.x, s.y, gap_s):
+            xs, ys = thin(xs, ys)
+            pts = " ".join(f"{px(a):.1f},{py(b):.1f}" for a, b in zip(xs, ys, strict=True))
+            out.append(
+                f'<polyline points="{pts}" fill="none" stroke="{s.color}" stroke-width="{s.width}" '
+                f'stroke-linejoin="round"><title>{escape(s.name)}</title></polyline>'
+            )
+    for t, label in marks:
+        x = px(t)
+        out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{top + ph}" stroke="#333" stroke-dasharray="2,3"/>')
+        out.append(f'<text x="{x:.1f}" y="{top - 4}" text-anchor="middle" class="mark">{escape(label)}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def share_bar(shares: list[tuple[str, float, str]], width: int = 900, height: int = 26) -> str:
+    """One stacked bar: (name, share 0-1, colour); a share wide enough gets its name and per cent written in."""
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" class="bar" role="img">']
+    x = 0.0
+    for name, share, color in shares:
+        w = share * width
+        if w <= 0:
+            continue
+        out.append(
+            f'<rect x="{x:.1f}" y="0" width="{w:.1f}" height="{height}" fill="{color}">'
+            f"<title>{escape(name)} {share:.0%}</title></rect>"
+        )
+        if w > 70:
+            out.append(
+                f'<text x="{x + 6:.1f}" y="{height / 2 + 4:.1f}" class="barlabel">{escape(name)} {share:.0%}</text>'
+            )
+        x += w
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _segments(x: np.ndarray, y: np.ndarray, gap_s: float):
+    if len(x) == 0:
+        return
+    breaks = np.flatnonzero(np.diff(x) > gap_s) + 1
+    for a, b in zip([0, *breaks], [*breaks, len(x)], strict=True):
+        if b - a >= 1:
+            yield x[a:b], y[a:b]
+
+
+def _time_ticks(x0: float, x1: float) -> list[float]:
+    span = max(x1 - x0, 1e-9)
+    step = next((s for s in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600) if span / s <= 10), 7200)
+    first = np.ceil(x0 / step) * step
+    return [float(t) for t in np.arange(first, x1 + 1e-9, step)]
+
+
+def _clock(t: float) -> str:
+    t = int(round(t))
+    return f"{t // 3600}:{t % 3600 // 60:02d}:{t % 60:02d}" if t >= 3600 else f"{t // 60}:{t % 60:02d}"

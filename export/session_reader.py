@@ -1,0 +1,84 @@
+"""Reads a session folder back, whole or cut short: what the report, `repair` and `export` start from.
+
+Only complete lines count: a last line cut short by a kill or a full disk is
+left out and noted, never an error.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from engines.errors import EmolensError
+from export.frames_schema import COLUMNS
+from export.line_file import readable_lines
+
+
+@dataclass
+class SessionLog:
+    folder: Path
+    info: dict
+    frames: dict[str, np.ndarray]  # column -> values, one entry per frame and face
+    events: list[dict]
+    explanations: list[dict]
+    cut_short: list[str] = field(default_factory=list)  # files whose last line was incomplete
+
+    @property
+    def rows(self) -> int:
+        return len(self.frames["time_s"]) if self.frames else 0
+
+    @property
+    def track_ids(self) -> list[int]:
+        return sorted({int(t) for t in self.frames["track_id"]}) if self.rows else []
+
+    def track(self, track_id: int) -> dict[str, np.ndarray]:
+        keep = self.frames["track_id"] == track_id
+        return {k: v[keep] for k, v in self.frames.items()}
+
+
+def read_session(folder: Path) -> SessionLog:
+    if not folder.is_dir():
+        raise EmolensError(f"{folder} is not a folder; give the session folder `emolens analyze --out` or Record wrote")
+    info_path = folder / "session.json"
+    if not info_path.exists():
+        raise EmolensError(f"{folder} has no session.json: it is not an emolens session folder")
+    try:
+        info = json.loads(info_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise EmolensError(f"{info_path} is unreadable ({exc}); `emolens repair {folder}` rebuilds it") from exc
+    cut: list[str] = []
+    events = _jsonl(folder / "events.jsonl", cut)
+    explanations = _jsonl(folder / "explanations.jsonl", cut)
+    frames = _frames(folder / "frames.csv", cut)
+    return SessionLog(folder, info, frames, events, explanations, cut)
+
+
+def _jsonl(path: Path, cut: list[str]) -> list[dict]:
+    if not path.exists():
+        return []
+    lines, partial = readable_lines(path)
+    if partial:
+        cut.append(path.name)
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except ValueError as exc:
+            raise EmolensError(f"{path}, line {number}: not JSON ({exc})") from exc
+    return records
+
+
+def _frames(path: Path, cut: list[str]) -> dict[str, np.ndarray]:
+    from export.frames_parquet import read_frames_table
+
+    if not path.exists() or path.stat().st_size == 0:
+        return {}
+    if readable_lines(path)[1]:
+        cut.append(path.name)
+    table = read_frames_table(path)
+    return {name: table.column(name).to_numpy(zero_copy_only=False) for name in COLUMNS}
