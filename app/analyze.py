@@ -87,11 +87,8 @@ def analyze(
 ) -> dict:
     source = open_input(spec, realtime)
     with source:
+        prepare_out_dir(out_dir, replace_session)
         fast_path, info = build_fast_path(options, progress=say)
-        if out_dir.exists() and any(out_dir.iterdir()):
-            raise EmolensError(
-                f"{out_dir} already holds files; give a new folder with --out so that nothing is replaced"
-            )
         try:
             recorder = SessionRecorder(
                 out_dir,

@@ -158,11 +158,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     path = write_report(args.folder, args.out)
     print(f"report: {path}")
-    if args.pdf:
-        from export.report_pdf import write_report_pdf
-
-        pdf = write_report_pdf(path, path.with_suffix(".pdf"))
-        print(f"PDF: {pdf}")
     return 0
 
 
@@ -373,7 +368,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("folder", type=Path, metavar="DIR", help="a session folder (analyze --out, or a recording)")
     p.add_argument("--out", type=Path, metavar="PATH", help="where to write (default: DIR/report.html)")
-    p.add_argument("--pdf", action="store_true", help="also write the report as a PDF beside it")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser(

@@ -26,6 +26,7 @@ class FramesCsvWriter:
         self.path = path
         self._file = LineFile(path)
         self._file.append(",".join(COLUMNS))
+        self._file.flush()  # a run killed before its first row still leaves a readable, empty table
         self.rows = 0
 
     def write(self, result: FrameResult) -> None:

@@ -44,9 +44,9 @@ def read_frames_table(csv_path: Path):
         lines, _cut = readable_lines(csv_path)
     except OSError as exc:
         raise EmolensError(f"cannot read {csv_path}: {exc.strerror}") from exc
-    if not lines:
-        raise EmolensError(f"{csv_path} is empty: the session ended before its first row was written")
     schema = frames_schema()
+    if not lines:  # killed before even the header reached the disk: an empty table
+        return schema.empty_table()
     try:
         table = pa.csv.read_csv(
             io.BytesIO(("\n".join(lines) + "\n").encode()),

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from engines.errors import EmolensError
+from export.frames_schema import COLUMNS
 from export.jsonl_log import JsonlLog
 from export.line_file import readable_lines
 from export.session_info import SessionInfo
@@ -37,8 +38,10 @@ def cut_partial_line(path: Path) -> int:
 def repair_session(folder: Path) -> dict:
     if not folder.is_dir():
         raise EmolensError(f"{folder} is not a folder; give a session folder")
-    if not (folder / "frames.csv").exists() and not (folder / "events.jsonl").exists():
-        raise EmolensError(f"{folder} has neither frames.csv nor events.jsonl: nothing to repair")
+    if not (folder / "session.json").exists() and not (folder / "frames.csv").exists():
+        raise EmolensError(f"{folder} has neither session.json nor frames.csv: not an emolens session folder")
+    if not (folder / "frames.csv").exists():  # killed between session.json and the logs: an empty session
+        (folder / "frames.csv").write_text(",".join(COLUMNS) + "\n")
     info_path = folder / "session.json"
     try:
         info = json.loads(info_path.read_text())

@@ -53,8 +53,12 @@ def write_report(folder: Path, out: Path | None = None) -> Path:
     log = read_session(folder)
     out = out or folder / "report.html"
     tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(render_report(log), encoding="utf-8")
-    os.replace(tmp, out)
+    try:
+        tmp.write_text(render_report(log), encoding="utf-8")
+        os.replace(tmp, out)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
     return out
 
 

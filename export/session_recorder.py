@@ -214,7 +214,11 @@ def finish_session_files(folder: Path) -> str | None:
         write_frames_parquet(folder / "frames.csv", folder / "frames.parquet")
         write_report(folder)
     except (OSError, EmolensError) as exc:
-        return f"could not finish {folder}: {getattr(exc, 'strerror', None) or exc}"
+        why = getattr(exc, "strerror", None) or exc
+        return (
+            f"the logs in {folder} are complete, but frames.parquet and report.html could not be written ({why}); "
+            f"make room and run `emolens repair {folder}`"
+        )
     return None
 
 
