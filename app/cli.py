@@ -158,6 +158,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     path = write_report(args.folder, args.out)
     print(f"report: {path}")
+    if args.pdf:
+        from export.report_pdf import write_report_pdf
+
+        print(f"PDF: {write_report_pdf(args.folder, path.with_suffix('.pdf'))}")
     return 0
 
 
@@ -368,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("folder", type=Path, metavar="DIR", help="a session folder (analyze --out, or a recording)")
     p.add_argument("--out", type=Path, metavar="PATH", help="where to write (default: DIR/report.html)")
+    p.add_argument("--pdf", action="store_true", help="also write it as a PDF (A4) beside the HTML")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser(

@@ -17,7 +17,8 @@ def explain_recorded(frames_csv: Path, out_dir: Path, options: ExplainOptions, f
     windows = windows_of(read_frames_csv(frames_csv))
     if not windows:
         raise EmolensError(f"{frames_csv} has no face seen long enough to make a window; nothing to explain")
-    if (out_dir / "explanations.jsonl").exists():
+    existing = out_dir / "explanations.jsonl"
+    if existing.exists() and existing.stat().st_size > 0:  # a session recorded without the explainer has it empty
         raise EmolensError(
             f"{out_dir} already has an explanations.jsonl; give another folder with --out so that nothing is replaced"
         )

@@ -162,11 +162,14 @@ def _people(log: SessionLog) -> str:
     x_range = (float(t_all.min()), float(max(t_all.max(), t_all.min() + 1.0)))
     marks = _explanation_marks(log)
     key_frames = [e for e in log.events if e.get("event") == "key_frame"]
-    legend = " ".join(f'<span class="key" style="--c:{EMOTION_COLORS[e]}">{e}</span>' for e in EMOTIONS)
+    legend = " ".join(
+        f'<span class="key"><b style="color:{EMOTION_COLORS[e]}">&#9644;</b> {e}</span>&nbsp; ' for e in EMOTIONS
+    )
     sections = [
         "<section><h2>People</h2>",
         _glance(log, marks),
-        f'<p class="legend">{legend} <span class="key unc">uncertain (shaded)</span></p>',
+        f'<p class="legend">{legend} <span class="key"><b style="color:#d5d8de">&#9608;</b> uncertain (shaded)'
+        "</span></p>",
     ]
     for track_id in log.track_ids:
         f = log.track(track_id)
@@ -190,7 +193,8 @@ def _people(log: SessionLog) -> str:
                 y_label="p",
                 height=170,
                 shaded=uncertain_spans(t, f["uncertain"]),
-                marks=[(float(x["window"][1]), f"E{n}") for n, x in own],
+                # at the window's end, or where the face left view when that came first
+                marks=[(min(float(x["window"][1]), float(t.max())), f"E{n}") for n, x in own],
             )
             + "<h4>Time under each label</h4>"
             + share_bar([(e, s, EMOTION_COLORS[e]) for e, s in shares])
@@ -375,11 +379,7 @@ h3{font-size:16px;margin:18px 0 2px}h4{font-size:13px;color:#4a505c;font-weight:
 .warning{background:#fff4d6;border-left:4px solid #f0b400;padding:8px 12px}
 .facts{color:#3a3f4a;margin:2px 0 6px}
 svg.chart,svg.bar{width:100%;height:auto;display:block}svg.bar{border-radius:3px}
-.tick{font-size:11px;fill:#4a505c}.mark{font-size:11px;fill:#1f232b;font-weight:bold}
-.barlabel{font-size:12px;fill:#1f232b}
-.legend{font-size:13px}.key{white-space:nowrap;margin-right:10px}
-.key:before{content:"";display:inline-block;width:14px;height:3px;background:var(--c);vertical-align:middle;
-margin-right:4px}.key.unc:before{height:10px;background:#eceef2}
+.legend{font-size:13px}.key{white-space:nowrap;margin-right:6px}
 .dot{display:inline-block;width:9px;height:9px;border-radius:50%;background:var(--c);margin-right:5px}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{text-align:left;vertical-align:top;padding:4px 6px;
 border-bottom:1px solid #eef0f3}table.kv th{width:110px;color:#6b7280;font-weight:normal}

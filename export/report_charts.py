@@ -10,6 +10,11 @@ import numpy as np
 AXIS = "#9aa1ad"
 GRID = "#e6e8ec"
 TEXT = "#4a505c"
+# styles written on the elements, not in the page's CSS: a chart renders the same wherever the SVG goes (the PDF)
+FONT = 'font-family="DejaVu Sans, sans-serif"'
+TICK = f'{FONT} font-size="11" fill="{TEXT}"'
+MARK = f'{FONT} font-size="11" font-weight="bold" fill="#1f232b"'
+BARLABEL = f'{FONT} font-size="12" fill="#1f232b"'
 
 
 @dataclass(frozen=True)
@@ -66,13 +71,13 @@ def line_chart(
         )
     for t in y_ticks:
         out.append(f'<line x1="{left}" x2="{left + pw}" y1="{py(t):.1f}" y2="{py(t):.1f}" stroke="{GRID}"/>')
-        out.append(f'<text x="{left - 6}" y="{py(t) + 4:.1f}" text-anchor="end" class="tick">{t:g}</text>')
+        out.append(f'<text x="{left - 6}" y="{py(t) + 4:.1f}" text-anchor="end" {TICK}>{t:g}</text>')
     for t in _time_ticks(x0, x1):
-        out.append(f'<text x="{px(t):.1f}" y="{height - 6}" text-anchor="middle" class="tick">{_clock(t)}</text>')
+        out.append(f'<text x="{px(t):.1f}" y="{height - 6}" text-anchor="middle" {TICK}>{_clock(t)}</text>')
         out.append(f'<line x1="{px(t):.1f}" x2="{px(t):.1f}" y1="{top + ph}" y2="{top + ph + 4}" stroke="{AXIS}"/>')
     out.append(f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" stroke="{AXIS}"/>')
     if y_label:
-        out.append(f'<text x="4" y="{top + 10}" class="tick">{escape(y_label)}</text>')
+        out.append(f'<text x="4" y="{top + 10}" {TICK}>{escape(y_label)}</text>')
     for s in series:
         for xs, ys in _segments(s.x, s.y, gap_s):
             xs, ys = thin(xs, ys)
@@ -84,7 +89,7 @@ def line_chart(
     for t, label in marks:
         x = px(t)
         out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{top + ph}" stroke="#333" stroke-dasharray="2,3"/>')
-        out.append(f'<text x="{x:.1f}" y="{top - 4}" text-anchor="middle" class="mark">{escape(label)}</text>')
+        out.append(f'<text x="{x:.1f}" y="{top - 4}" text-anchor="middle" {MARK}>{escape(label)}</text>')
     out.append("</svg>")
     return "".join(out)
 
@@ -102,9 +107,7 @@ def share_bar(shares: list[tuple[str, float, str]], width: int = 900, height: in
             f"<title>{escape(name)} {share:.0%}</title></rect>"
         )
         if w > 70:
-            out.append(
-                f'<text x="{x + 6:.1f}" y="{height / 2 + 4:.1f}" class="barlabel">{escape(name)} {share:.0%}</text>'
-            )
+            out.append(f'<text x="{x + 6:.1f}" y="{height / 2 + 4:.1f}" {BARLABEL}>{escape(name)} {share:.0%}</text>')
         x += w
     out.append("</svg>")
     return "".join(out)

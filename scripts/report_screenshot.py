@@ -52,7 +52,7 @@ def screenshot(html: Path, png: Path, width: int = 1100, height: int = 12000) ->
     image = cv2.imread(str(png))
     rows = np.flatnonzero((image < 250).any(axis=(1, 2)))
     bottom = min(image.shape[0], int(rows[-1]) + 24) if len(rows) else image.shape[0]
-    cv2.imwrite(str(png), image[:bottom])
+    cv2.imwrite(str(png), image[:bottom], [cv2.IMWRITE_PNG_COMPRESSION, 9])
 
 
 if __name__ == "__main__":

@@ -333,3 +333,19 @@ def test_analyze_never_overwrites_a_session_unless_asked(analyzed, tmp_path):
     proc = run_emolens("analyze", str(PORTRAIT_CLIP), "--out", str(out), "--max-frames", "3", "--replace")
     assert proc.returncode == 0, proc.stderr
     assert json.loads((out / "session.json").read_text())["counts"]["frames_processed"] == 3
+
+
+def test_report_pdf_is_written_offline_by_qt(analyzed, tmp_path):
+    from PyQt6.QtPdf import QPdfDocument
+
+    out = tmp_path / "s"
+    shutil.copytree(analyzed, out)
+    proc = run_emolens("report", str(out), "--pdf", env_extra={"QT_QPA_PLATFORM": "offscreen"})
+    assert proc.returncode == 0, proc.stderr
+    assert f"PDF: {out / 'report.pdf'}" in proc.stdout
+    document = QPdfDocument(None)
+    document.load(str(out / "report.pdf"))
+    assert document.status() == QPdfDocument.Status.Ready and document.pageCount() >= 2
+    text = " ".join(document.getAllText(page).text() for page in range(document.pageCount()))
+    first = json.loads(complete_lines(out / "explanations.jsonl")[0])
+    assert "Person 1" in " ".join(text.split()) and first["text"].split()[0] in text
