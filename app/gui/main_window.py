@@ -6,8 +6,8 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
-from PyQt6.QtCore import Qt, QTimer
-from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtCore import Qt, QTimer, QUrl
+from PyQt6.QtGui import QAction, QDesktopServices, QKeySequence
 from PyQt6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -111,7 +111,12 @@ class MainWindow(QMainWindow):
         self.fullscreen_action.toggled.connect(self._set_fullscreen)
         self.settings_action = QAction("Settings…", self, shortcut=QKeySequence("Ctrl+,"))
         self.settings_action.triggered.connect(self.open_settings)
-        for action in (self.start_action, self.record_action, self.fullscreen_action):
+        self.report_action = QAction("Report", self, shortcut=QKeySequence("Ctrl+R"))
+        self.report_action.setToolTip(
+            "Open the last recording's report in your browser (Ctrl+R); it stays on this computer"
+        )
+        self.report_action.triggered.connect(self.open_last_report)
+        for action in (self.start_action, self.record_action, self.report_action, self.fullscreen_action):
             bar.addAction(action)
         bar.addSeparator()
         bar.addWidget(QLabel(" Video: "))
@@ -241,6 +246,16 @@ class MainWindow(QMainWindow):
 
     def _set_fullscreen(self, on: bool) -> None:
         self.showFullScreen() if on else self.showNormal()
+
+    def open_last_report(self) -> None:
+        report = self.control.last_report()
+        if report is None:
+            self.status.showMessage(
+                "No report yet: record a session (R); its report is written when recording stops", 10000
+            )
+            return
+        self.status.showMessage(f"Opening {report}", 10000)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(report)))
 
     def open_settings(self) -> None:
         from app.gui.settings_dialog import SettingsDialog

@@ -22,6 +22,7 @@ class SessionControl(QObject):
         self.kiosk = kiosk
         self.bridge = SessionBridge(self)
         self.session: LiveSession | None = None
+        self._last_recording: Path | None = None
         self.recording = prefs.kiosk_record if kiosk else prefs.record_on_start
         self.config_overrides: dict = {}  # tests and benchmarks: e.g. pace=False, retry_s=(0.2, 0.5)
         self.bridge.state_changed.connect(self._on_state)
@@ -60,6 +61,7 @@ class SessionControl(QObject):
         session, self.session = self.session, None
         if session is not None:
             session.stop()
+            self._last_recording = session.last_recording or self._last_recording
             self.running_changed.emit(False)
 
     def toggle(self) -> None:
@@ -70,6 +72,12 @@ class SessionControl(QObject):
         if self.session is not None:
             self.session.set_recording(on)
         self.recording_changed.emit(on)
+
+    def last_report(self) -> Path | None:
+        """report.html of the last recording that closed (written when it closed), if there is one."""
+        folder = (self.session.last_recording if self.session else None) or self._last_recording
+        report = folder / "report.html" if folder else None
+        return report if report and report.exists() else None
 
     @property
     def recording_folder(self) -> Path | None:
