@@ -192,7 +192,7 @@ def _people(log: SessionLog) -> str:
                 (0.0, 1.0),
                 y_label="p",
                 height=170,
-                shaded=uncertain_spans(t, f["uncertain"]),
+                shaded=uncertain_spans(t, f["uncertain"], join_s=max(0.25, (x_range[1] - x_range[0]) / 900)),
                 # at the window's end, or where the face left view when that came first
                 marks=[(min(float(x["window"][1]), float(t.max())), f"E{n}") for n, x in own],
             )
@@ -235,9 +235,13 @@ def _glance(log: SessionLog, marks: dict) -> str:
     )
 
 
+KEY_FRAMES_SHOWN = 24  # per person; all of them stay in keyframes/
+
+
 def _key_frames(log: SessionLog, records: list[dict]) -> str:
     images = []
-    for k in records:
+    shown = sorted(records, key=lambda k: -float(k.get("expressiveness", 0)))[:KEY_FRAMES_SHOWN]
+    for k in sorted(shown, key=lambda k: float(k.get("t", 0))):
         path = log.folder / str(k.get("file", ""))
         if not path.is_file() or log.folder.resolve() not in path.resolve().parents:
             continue
@@ -249,11 +253,10 @@ def _key_frames(log: SessionLog, records: list[dict]) -> str:
         )
     if not images:
         return ""
-    return (
-        '<h4>Key frames (the most expressive moment of each stretch)</h4><div class="frames">'
-        + "".join(images)
-        + "</div>"
-    )
+    head = "<h4>Key frames (the most expressive moment of each stretch)</h4>"
+    if len(records) > len(shown):
+        head = f"<h4>Key frames: the {len(shown)} most expressive of {len(records)} (all are in keyframes/)</h4>"
+    return head + '<div class="frames">' + "".join(images) + "</div>"
 
 
 def _explanations(log: SessionLog) -> str:

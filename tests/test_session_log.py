@@ -349,3 +349,23 @@ def test_report_pdf_is_written_offline_by_qt(analyzed, tmp_path):
     text = " ".join(document.getAllText(page).text() for page in range(document.pageCount()))
     first = json.loads(complete_lines(out / "explanations.jsonl")[0])
     assert "Person 1" in " ".join(text.split()) and first["text"].split()[0] in text
+
+
+def test_an_hour_long_session_makes_a_report_of_the_same_size_class(analyzed, tmp_path):
+    """Charts draw one point per pixel column at most, so the page does not grow with the session's length."""
+    from export.report import write_report
+
+    out = tmp_path / "long"
+    shutil.copytree(analyzed, out)
+    header, *rows = complete_lines(analyzed / "frames.csv")
+    lines = [header]
+    for k in range(850):  # 850 copies of the 4.2 s clip, one after the other: an hour
+        for row in rows:
+            t, frame, rest = row.split(",", 2)
+            lines.append(f"{float(t) + k * 4.2333:.4f},{int(frame) + k * 127},{rest}")
+    (out / "frames.csv").write_text("\n".join(lines) + "\n")
+    short = (analyzed / "report.html").stat().st_size
+    html = write_report(out).read_text()
+    assert len(html) < 10 * short, (len(html), short)
+    assert all(f'id="person-{t}"' in html for t in {int(r.split(",")[2]) for r in rows})
+    assert "50:00" in html  # the time axis reads minutes
