@@ -369,3 +369,28 @@ def test_an_hour_long_session_makes_a_report_of_the_same_size_class(analyzed, tm
     assert len(html) < 10 * short, (len(html), short)
     assert all(f'id="person-{t}"' in html for t in {int(r.split(",")[2]) for r in rows})
     assert "50:00" in html  # the time axis reads minutes
+
+
+def test_the_explainer_process_ends_when_analyze_is_killed(model_dir, tmp_path):
+    out = tmp_path / "s"
+    proc = subprocess.Popen(
+        [str(EMOLENS), "analyze", str(GROUP_CLIP), "--out", str(out), "--realtime", "--quiet", "--explain"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    child, deadline = None, time.monotonic() + 60
+    try:
+        while child is None and time.monotonic() < deadline and proc.poll() is None:
+            if (out / "events.jsonl").exists():
+                started = [json.loads(x) for x in complete_lines(out / "events.jsonl") if "explainer_started" in x]
+                child = started[0]["pid"] if started else None
+            time.sleep(0.05)
+        assert child is not None and proc.poll() is None
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and Path(f"/proc/{child}").exists():
+        time.sleep(0.1)
+    assert not Path(f"/proc/{child}").exists(), "the explainer outlived the killed analyze"

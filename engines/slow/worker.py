@@ -46,8 +46,18 @@ class _Request:
     submitted: float = field(default_factory=time.monotonic)
 
 
+def _exit_with_parent(parent: int, every_s: float = 0.5) -> None:
+    """A parent killed outright (kill -9, a power button) cannot close its explainer: the child notices that it
+    was handed to another parent and ends, rather than spin on a model nobody reads."""
+    while True:
+        time.sleep(every_s)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
 def _serve(model: GgufModel, settings: WorkerSettings, inbox, outbox) -> None:
     """The child process: load, warm the prompt prefix, then explain one request at a time."""
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
     with contextlib.suppress(OSError):
         os.nice(settings.nice)
     try:
