@@ -18,10 +18,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from app.assembly import ExplainOptions, FastPathOptions, build_fast_path, build_slow_path
+from app.assembly import AudioOptions, ExplainOptions, FastPathOptions, build_fast_path, build_slow_path, build_voice
 from capture import FrameSource, clock, open_source
 from capture.playback import FilePlayback
+from engines.contracts import FrameResult
 from engines.errors import EmolensError
+from engines.fusion import FaceVoiceFusion, FusionSettings, fusion_record
+from engines.slow.pipeline import SlowPath
+from engines.voice.voice_track import with_voice_cues
 from export.explanation_records import decision_record
 from export.key_frames import KeyFrameOptions
 from export.session_recorder import RecordingError, SessionRecorder
@@ -74,6 +78,17 @@ def prepare_out_dir(out_dir: Path, replace_session: bool) -> None:
     shutil.rmtree(out_dir / "keyframes", ignore_errors=True)
 
 
+def with_voice(result: FrameResult, voice, recorder: SessionRecorder):
+    """The frame's result with the voice of the second before it; a microphone that went away is logged
+    once and the session goes on with the video alone (returns None for the voice from then on)."""
+    if getattr(voice, "lost", False):
+        say("emolens: the microphone stopped delivering; going on with the video alone")
+        recorder.event({"event": "audio_lost", "reason": "the microphone stopped delivering"})
+        voice.close()
+        return result, None
+    return with_voice_cues(result, voice), voice
+
+
 def analyze(
     spec: str,
     out_dir: Path,
@@ -84,22 +99,37 @@ def analyze(
     realtime: bool = False,
     key_frames: KeyFrameOptions | None = None,
     replace_session: bool = False,
+    audio: AudioOptions | None = None,
 ) -> dict:
     source = open_input(spec, realtime)
     with source:
         prepare_out_dir(out_dir, replace_session)
         fast_path, info = build_fast_path(options, progress=say)
+        t0 = clock.now()
+        voice, voice_info = (
+            (None, {"audio": "off"})
+            if source.frame_count == 1
+            else build_voice(spec, source.live, audio or AudioOptions(), t0)
+        )
+        if voice_info.pop("problem", False):  # said once: a camera without a microphone, a missing model
+            say(f"emolens: audio {voice_info['audio']}; analysing the video alone")
         try:
             recorder = SessionRecorder(
                 out_dir,
                 key_frames=key_frames,
                 input={"spec": spec, "description": source.description, "fps": source.fps, "live": source.live},
-                devices={"video": source.description, "audio": "off (voice cues are not part of a session yet)"},
+                devices={"video": source.description, **voice_info},
                 **info,
             )
         except RecordingError as exc:
             raise EmolensError(str(exc)) from exc
         recorder.event({"event": "session_started", "input": spec, "backend": info["backend"]["name"]})
+        fusion = on_fusion = None
+        if voice is not None:
+            settings = FusionSettings.load(audio.fusion) if audio and audio.fusion else FusionSettings()
+            fusion = FaceVoiceFusion(settings)
+            on_fusion = lambda state, cues: recorder.event(fusion_record(state, cues))  # noqa: E731
+            recorder.session.update(fusion=settings.as_dict())
         slow = None
         if explain is not None:
             slow, slow_info, warning = build_slow_path(
@@ -109,16 +139,23 @@ def analyze(
                 on_event=recorder.event,
                 on_decision=lambda d, e: recorder.event(decision_record(d, e)),
                 model_dir=options.model_dir,
+                fusion=fusion,
+                on_fusion=on_fusion,
             )
             if warning:
                 say(f"emolens: warning: {warning}")
             recorder.session.update(explainer=slow_info)
+        elif fusion is not None:  # no explainer: windows are still built, for the fused state per person
+            slow = SlowPath(
+                None, on_decision=lambda d, e: recorder.event(decision_record(d, e)), fusion=fusion, on_fusion=on_fusion
+            )
+        if voice is None:
+            recorder.event({"event": "audio_unavailable", "reason": voice_info["audio"]})
         processed = frames_with_faces = 0
         tracks: set[int] = set()
         explained: list = []
         total = source.frame_count if max_frames is None else min(source.frame_count or max_frames, max_frames)
         status = "complete"
-        t0 = clock.now()
         # A bar on a terminal only: in a pipe or a log it is noise, and one frame needs none.
         bar_on = show_progress and sys.stderr.isatty() and total != 1
         bar = tqdm(total=total, unit="frame", desc="analyze", disable=not bar_on, file=sys.stderr, dynamic_ncols=True)
@@ -133,6 +170,8 @@ def analyze(
                 if source.live:
                     frame = replace(frame, t=frame.t - t0)  # seconds since the session started
                 result = fast_path.process(frame)
+                if voice is not None:
+                    result, voice = with_voice(result, voice, recorder)
                 recorder.result(result, frame, dropped=source.dropped)
                 if slow is not None:
                     slow.observe(result)
@@ -153,6 +192,8 @@ def analyze(
             raise
         finally:
             bar.close()
+            if voice is not None and hasattr(voice, "close"):
+                voice.close()
             if slow is not None:
                 slow.finish()
                 if slow.worker is not None:
@@ -162,7 +203,7 @@ def analyze(
                         record(slow.drain(timeout=None if status == "complete" else 5.0))
                     slow.worker.close()
             summary = {"frames_with_faces": frames_with_faces, "tracks": len(tracks)}
-            if slow is not None:
+            if slow is not None and explain is not None:
                 summary["explainer"] = {
                     "windows": slow.windows,
                     "invoked": slow.invoked,

@@ -99,6 +99,8 @@ def build_slow_path(
     model_dir: Path | None = None,
     on_token: Callable[[Evidence, str], None] | None = None,
     gate_settings: GateSettings | None = None,
+    fusion=None,
+    on_fusion=None,
 ) -> tuple[SlowPath, dict, str | None]:
     """The slow path, its session.json entry, and a warning when the model cannot run.
 
@@ -121,7 +123,8 @@ def build_slow_path(
         on_event({"event": "explainer_unavailable", "error": str(exc)})
         info["model"] = None
         info["unavailable"] = str(exc)
-        return SlowPath(None, gate, on_decision=on_decision), info, f"explanations off: {exc}"
+        slow = SlowPath(None, gate, on_decision=on_decision, fusion=fusion, on_fusion=on_fusion)
+        return slow, info, f"explanations off: {exc}"
     info["model"] = model.summary()
     settings = WorkerSettings(
         threads=threads,
@@ -132,6 +135,44 @@ def build_slow_path(
     worker = ExplainerWorker(
         model, settings, on_event=on_event, on_token=(lambda rid, piece: slow.token(rid, piece)) if on_token else None
     )
-    slow = SlowPath(worker, gate, on_decision=on_decision, on_token=on_token)
+    slow = SlowPath(worker, gate, on_decision=on_decision, on_token=on_token, fusion=fusion, on_fusion=on_fusion)
     worker.start()
     return slow, info, None
+
+
+@dataclass(frozen=True)
+class AudioOptions:
+    enabled: bool = True
+    device: str | None = None  # a microphone's name or index, for a camera; None: the default input
+    fusion: Path | None = None  # settings from `emolens fit-fusion`; None: the packaged calibration
+
+
+def build_voice(spec: str, live: bool, options: AudioOptions, t0: float):
+    """The voice input for a session and what session.json says of it: a file's own sound track, or a
+    microphone for a camera. (None, why) when there is none; the session then runs on video alone, and
+    `problem` in the answer says the user should be told (a camera with no microphone, a missing model)."""
+    from capture.audio_file import has_audio, read_audio
+    from capture.microphone import AudioUnavailable, MicrophoneSource
+    from engines.errors import ModelError
+    from engines.voice.live_voice import LiveVoice
+    from engines.voice.vad import SileroVad
+    from engines.voice.voice_track import VoiceTrack
+
+    if not options.enabled:
+        return None, {"audio": "off (--no-audio)"}
+    try:
+        vad = SileroVad()
+    except ModelError as exc:
+        return None, {"audio": f"off: {exc}", "problem": True}
+    if live:
+        try:
+            mic = MicrophoneSource(options.device)
+        except AudioUnavailable as exc:
+            return None, {"audio": f"off: {exc}", "problem": True}
+        return LiveVoice(mic, vad, t0), {"audio": mic.description, "vad": vad.describe()}
+    if not has_audio(spec):
+        return None, {"audio": "off: the file has no sound track"}
+    return VoiceTrack.of_samples(read_audio(spec), vad), {
+        "audio": f"sound track of {Path(spec).name}",
+        "vad": vad.describe(),
+    }

@@ -117,6 +117,7 @@ def _options(args: argparse.Namespace):
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from app.analyze import NoFaceFound, analyze
+    from app.assembly import AudioOptions
     from export.key_frames import KeyFrameOptions
 
     if args.key_frames is not None and args.key_frames <= 0:
@@ -135,6 +136,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             realtime=args.realtime,
             key_frames=key_frames,
             replace_session=args.replace,
+            audio=AudioOptions(enabled=args.audio, device=args.mic, fusion=args.fusion),
         )
     except NoFaceFound as exc:
         print(f"emolens: {exc}", file=sys.stderr)
@@ -189,7 +191,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from app.bench import bench, format_report, write_report
 
-    if args.app:
+    if args.audio:
+        from app.bench_audio import bench_audio, format_audio_report
+
+        report = bench_audio(args.input, _options(args), max_frames=args.frames, repeats=args.repeats)
+        print(format_audio_report(report))
+    elif args.app:
         from app.bench_app import bench_app, format_app_report
 
         if args.more:
@@ -248,6 +255,28 @@ def cmd_fit_gate(args: argparse.Namespace) -> int:
     print(
         f"target {args.target:.0%} {verdict}: invokes on {r['invoked']} of {r['windows']} windows ({r['ratio']:.0%}), "
         f"explains {r['coverage']:.0%} of {r['must_explain']} uncertain window(s) -> {args.out}"
+    )
+    return 0
+
+
+def cmd_fit_fusion(args: argparse.Namespace) -> int:
+    import json
+
+    from engines.fusion import fit_fusion
+    from export.session_reader import read_session
+
+    if not 0 < args.target < 1:
+        raise EmolensError("--target is a share of windows, between 0 and 1")
+    records = []
+    for folder in args.sessions:
+        records += [e for e in read_session(folder).events if e.get("event") == "fusion"]
+    fit = fit_fusion(records, args.target, tuple(str(f) for f in args.sessions))
+    args.out.write_text(json.dumps(fit, indent=2))
+    s = fit["settings"]
+    print(
+        f"{fit['windows_with_speech']} windows with speech: loudness {s['loudness_db'][0]} dBFS "
+        f"(spread {s['loudness_db'][1]}), pitch {s['pitch_hz'][0]} Hz ({s['pitch_hz'][1]}), conflict above "
+        f"{s['conflict_threshold']} ({fit['conflicts']} flagged) -> {args.out}"
     )
     return 0
 
@@ -359,6 +388,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="save each face's most expressive moment every SECONDS as a JPEG crop in keyframes/",
     )
     g.add_argument("--blur-faces", action="store_true", help="pixelate the face in every saved key frame")
+    g = p.add_argument_group("voice")
+    g.add_argument(
+        "--audio",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="voice cues from the file's sound track, or from the microphone with a camera (default: on)",
+    )
+    g.add_argument("--mic", metavar="DEVICE", help="microphone name or index, with a camera (default: the system's)")
+    g.add_argument("--fusion", type=Path, metavar="FILE", help="face/voice fusion settings from `emolens fit-fusion`")
     _add_fast_path_options(p)
     _add_explainer_options(p)
     p.set_defaults(func=cmd_analyze)
@@ -417,6 +455,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run the real window on INPUT looped: painted frame rate with the explainer off, gated and kept busy",
     )
+    p.add_argument(
+        "--audio",
+        action="store_true",
+        help="a clip with sound: the fast path's per-frame time without and with voice cues, side by side",
+    )
     p.add_argument("--seconds", type=float, default=20.0, help="with --app: seconds measured per run (default: 20)")
     _add_fast_path_options(p)
     _add_explainer_options(p)
@@ -449,6 +492,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", type=float, default=0.25, help="invocation ratio to aim at (default: 0.25)")
     p.add_argument("--out", type=Path, default=Path("gate.json"), metavar="PATH", help="default: gate.json")
     p.set_defaults(func=cmd_fit_gate)
+
+    p = sub.add_parser(
+        "fit-fusion",
+        help="fit the face/voice fusion's calibration and conflict threshold on recorded sessions",
+        description="Read the `fusion` events of session folders recorded with sound, take each voice feature's "
+        "median and robust spread over the windows with speech as the calibration of ordinary speech, and set "
+        "the conflict threshold so that at most --target of those windows conflict. Use with --fusion FILE.",
+    )
+    p.add_argument("sessions", nargs="+", type=Path, metavar="DIR", help="session folders with sound")
+    p.add_argument("--target", type=float, default=0.05, help="share of speech windows that may conflict (0.05)")
+    p.add_argument("--out", type=Path, default=Path("fusion.json"), metavar="PATH", help="default: fusion.json")
+    p.set_defaults(func=cmd_fit_fusion)
 
     p = sub.add_parser(
         "export-models",

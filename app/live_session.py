@@ -18,15 +18,17 @@ from datetime import date
 from pathlib import Path
 from typing import Protocol
 
-from app.assembly import ExplainOptions, FastPathOptions, build_fast_path, build_slow_path
+from app.assembly import AudioOptions, ExplainOptions, FastPathOptions, build_fast_path, build_slow_path, build_voice
 from capture import CaptureError, FrameSource, clock
 from capture.camera import CameraSource
 from capture.playback import FilePlayback
 from capture.source import open_source
 from engines.contracts import Evidence, Frame, FrameResult, SessionState, SessionStats
 from engines.errors import EmolensError
+from engines.fusion import FaceVoiceFusion, fusion_record
 from engines.slow.gate import GateSettings
 from engines.slow.pipeline import Explained, SlowPath
+from engines.voice.voice_track import with_voice_cues
 from export.daily_rotation import DailyRotation
 from export.explanation_records import decision_record
 from export.key_frames import KeyFrameOptions
@@ -43,6 +45,7 @@ class SessionConfig:
     explain: ExplainOptions | None = field(default_factory=ExplainOptions)  # None: no explainer
     gate: GateSettings | None = None
     retry_s: tuple[float, float] = (1.0, 8.0)  # first and longest wait before reopening a lost source
+    audio: AudioOptions | None = None  # voice cues from a microphone, with a camera; None: video alone
 
     @property
     def is_camera(self) -> bool:
@@ -114,6 +117,7 @@ class LiveSession:
         self._stats_due = 0.0
         self._t0 = 0.0
         self._source_description = config.source
+        self._voice = None
         self.last_recording: Path | None = None  # the folder of the recording closed last
         self.error: str | None = None
 
@@ -187,6 +191,8 @@ class LiveSession:
         finally:
             if self._slow is not None and self._slow.worker is not None:
                 self._slow.worker.close()
+            if self._voice is not None:
+                self._voice.close()
             self._close_recorder(status)
             if not status.startswith("failed"):
                 self._state("stopped" if self._stop.is_set() else "finished", status)
@@ -201,7 +207,14 @@ class LiveSession:
             self._state("failed", str(exc))
             return None
         self._info = {"input": self.config.source, **info}
+        self._open_voice()
+        fusion = FaceVoiceFusion() if self._voice is not None else None
+        on_fusion = (lambda state, cues: self._event(fusion_record(state, cues))) if fusion else None
         warning = None
+        if self.config.explain is None and fusion is not None:  # windows still built: the fused state is logged
+            self._slow = SlowPath(
+                None, on_decision=lambda d, e: self._event(decision_record(d, e)), fusion=fusion, on_fusion=on_fusion
+            )
         if self.config.explain is not None:
             self._slow, explainer_info, warning = build_slow_path(
                 self.config.explain,
@@ -212,6 +225,8 @@ class LiveSession:
                 model_dir=self.config.fast.model_dir,
                 on_token=self.listener.on_token,
                 gate_settings=self.config.gate,
+                fusion=fusion,
+                on_fusion=on_fusion,
             )
             self._info["explainer"] = explainer_info
         self._info["explainer_warning"] = warning
@@ -274,6 +289,29 @@ class LiveSession:
             self._deliver_explanations()
             self._stop.wait(min(0.25, left))
 
+    def _open_voice(self) -> None:
+        """A microphone with a camera; with a file, or with none to be had, the video alone, said once."""
+        self._voice = None
+        audio = self.config.audio
+        if audio is None or not audio.enabled:
+            self._info["audio"] = "off"
+        elif not self.config.is_camera:
+            self._info["audio"] = "off: voice cues come from a microphone with a camera (for a file's sound track, "
+            self._info["audio"] += "use emolens analyze)"
+        else:
+            self._voice, voice_info = build_voice(self.config.source, True, audio, self._t0)
+            voice_info.pop("problem", None)
+            self._info["audio"] = voice_info["audio"]
+            self._info["vad"] = voice_info.get("vad")
+
+    def _check_voice(self) -> None:
+        if self._voice is not None and self._voice.lost:
+            self._voice.close()
+            self._voice = None
+            self._info["audio"] = "lost: the microphone stopped delivering; video alone"
+            self._event({"event": "audio_lost", "reason": "the microphone stopped delivering"})
+            self._state("audio_lost", self._info["audio"])
+
     def _run_source(self, source: FrameSource, fast) -> int:
         delivered = 0
         for frame in source.frames():
@@ -282,6 +320,9 @@ class LiveSession:
             if source.live:
                 frame = replace(frame, t=frame.t - self._t0)  # seconds since the session started
             result = fast.process(frame)
+            self._check_voice()
+            if self._voice is not None:
+                result = with_voice_cues(result, self._voice)
             delivered += 1
             self._counts["processed"] += 1
             self._sync_recorder()
@@ -373,7 +414,7 @@ class LiveSession:
                 new_session_folder(self.plan.root),
                 key_frames=self.plan.key_frames,
                 input={"spec": self.config.source, "camera": self.config.is_camera, "loop": self.config.loop},
-                devices={"video": self._source_description, "audio": "off (voice cues are not part of a session yet)"},
+                devices={"video": self._source_description, "audio": self._info.get("audio", "off")},
                 **{k: v for k, v in self._info.items() if k in ("backend", "fast_path", "settings", "explainer")},
             )
         except RecordingError as exc:

@@ -23,6 +23,9 @@ def list_microphones() -> tuple[list[Device], str | None]:
         import sounddevice
     except (ImportError, OSError) as exc:
         return [], f"sounddevice cannot load PortAudio ({exc}); install Debian's libportaudio2"
+    from capture.microphone import refresh_portaudio
+
+    refresh_portaudio(sounddevice)
     try:
         devices = sounddevice.query_devices()
     except Exception as exc:  # noqa: BLE001 - PortAudio raises its own error types

@@ -19,17 +19,31 @@ RATE = 16000  # what the voice-activity model takes
 BLOCK = 512  # 32 ms
 
 
+def refresh_portaudio(sounddevice) -> None:
+    """PortAudio lists devices once, when it starts: a microphone plugged in (or a sound server started) after
+    that is invisible until it starts again. Restarting would end open streams, so it waits until none is."""
+    if MicrophoneSource.open_streams:
+        return
+    with contextlib.suppress(Exception):
+        sounddevice._terminate()
+        sounddevice._initialize()
+
+
 class AudioUnavailable(CaptureError):
     """No microphone can be opened; the session runs on video alone."""
 
 
 class MicrophoneSource:
+    open_streams = 0  # across the process: PortAudio is restarted (see refresh_portaudio) only when none is
+
     def __init__(self, device: str | int | None = None, ring_seconds: float = 10.0):
         try:
             import sounddevice
         except (ImportError, OSError) as exc:
             why = f"no audio: sounddevice cannot load PortAudio ({exc}); install Debian's libportaudio2"
             raise AudioUnavailable(why) from exc
+        refresh_portaudio(sounddevice)
+        self._open = False
         self.ring = AudioRing(RATE, ring_seconds)
         self._last_block = clock.now()
         try:
@@ -42,6 +56,8 @@ class MicrophoneSource:
                 callback=self._on_block,
             )
             self._stream.start()
+            self._open = True
+            MicrophoneSource.open_streams += 1
         except Exception as exc:  # noqa: BLE001 - PortAudio's own error types
             raise AudioUnavailable(f"no audio: cannot open microphone {device or '(default)'}: {exc}") from exc
         self.description = f"microphone {device or '(default)'} at {RATE} Hz"
@@ -57,6 +73,10 @@ class MicrophoneSource:
         return not self._stream.active or clock.now() - self._last_block > 1.0
 
     def close(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        MicrophoneSource.open_streams -= 1
         with contextlib.suppress(Exception):  # a device already gone cannot be closed twice
             self._stream.abort()
             self._stream.close()

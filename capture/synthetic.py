@@ -125,6 +125,86 @@ def write_video(source: FrameSource, path: Path) -> int:
     return count
 
 
+# One face with a neutral expression (the group photo's third face from the left), held for 4 s with a slow
+# zoom: the talking clips put a voice over it.
+TALKING = ("group", [View(0.252, 0.245, 3.0), View(0.252, 0.245, 3.3)], 8.0)
+TALKING_TEXT = (
+    "I am telling you about the weather today. It was cloudy in the morning, and then the sun came out. "
+    "In the afternoon we walked to the market, bought some bread and apples, and came home before the rain."
+)
+
+
+def talking_source() -> PanZoomSource:
+    photo, views, seconds = TALKING
+    return PanZoomSource(
+        package_photo(photo), views, size=(480, 480), seconds_per_move=seconds, description="talking_neutral"
+    )
+
+
+def spoken(text: str, *espeak_args: str, rate: int = 16000) -> np.ndarray:
+    """`text` spoken by espeak-ng (Debian's espeak-ng), float32 mono at `rate`."""
+    import shutil
+    import subprocess
+    import tempfile
+    import wave
+
+    from scipy.signal import resample_poly
+
+    if shutil.which("espeak-ng") is None:
+        raise CaptureError("espeak-ng is not installed (scripts/install-debian-packages.sh installs it)")
+    with tempfile.NamedTemporaryFile(suffix=".wav") as tmp:
+        subprocess.run(["espeak-ng", *espeak_args, "-w", tmp.name, text], check=True, capture_output=True)
+        with wave.open(tmp.name) as w:
+            source_rate = w.getframerate()
+            data = np.frombuffer(w.readframes(w.getnframes()), np.int16).astype(np.float32) / 32768
+    return resample_poly(data, rate, source_rate).astype(np.float32)
+
+
+def write_video_with_audio(source: FrameSource, audio: np.ndarray, path: Path, rate: int = 16000) -> int:
+    """An mp4 with H.264 video and AAC sound (PyAV's FFmpeg), the sound starting with the first frame."""
+    import av
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with av.open(str(path), "w") as container:
+        video = sound = None
+        for frame in source.frames():
+            if video is None:
+                h, w = frame.image.shape[:2]
+                video = container.add_stream("libx264", rate=int(source.fps or 30))
+                video.width, video.height, video.pix_fmt = w, h, "yuv420p"
+                video.options = {"crf": "23", "preset": "medium"}
+                sound = container.add_stream("aac", rate=rate)
+                sound.layout = "mono"
+            for packet in video.encode(av.VideoFrame.from_ndarray(frame.image, format="bgr24")):
+                container.mux(packet)
+            count += 1
+        for packet in video.encode():
+            container.mux(packet)
+        pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+        for start in range(0, len(pcm), 1024):
+            block = av.AudioFrame.from_ndarray(pcm[None, start : start + 1024], format="s16", layout="mono")
+            block.sample_rate = rate
+            block.pts = start
+            for packet in sound.encode(block):
+                container.mux(packet)
+        for packet in sound.encode():
+            container.mux(packet)
+    return count
+
+
+def talking_clip(path: Path, *espeak_args: str) -> Path:
+    """The neutral face of `talking_source` with `TALKING_TEXT` spoken over it (0.3 s in), as an mp4."""
+    source = talking_source()
+    voice = spoken(TALKING_TEXT, *espeak_args)
+    seconds = source.frame_count / source.fps
+    audio = np.zeros(int(seconds * 16000), np.float32)
+    start = int(0.3 * 16000)
+    audio[start : start + len(voice)] = voice[: len(audio) - start]
+    write_video_with_audio(source, audio, path)
+    return path
+
+
 def sample_source(filename: str) -> PanZoomSource:
     photo, views, seconds = SAMPLES[filename]
     return PanZoomSource(package_photo(photo), views, seconds_per_move=seconds, description=filename)
@@ -137,6 +217,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     for filename in SAMPLES:
         n = write_video(sample_source(filename), args.out / filename)
         print(f"wrote {args.out / filename}: {n} frames, {(args.out / filename).stat().st_size // 1024} KiB")
+    path = talking_clip(args.out / "talking_neutral.mp4")  # espeak-ng's default voice over a neutral face
+    print(f"wrote {path}: {path.stat().st_size // 1024} KiB")
 
 
 if __name__ == "__main__":

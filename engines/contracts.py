@@ -123,6 +123,21 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class FusedState:
+    """Face and voice over one window of one person, weighed by how much each can be trusted there."""
+
+    track_id: int
+    window: tuple[float, float]
+    label: str  # the face's label: the voice gives arousal, not a label
+    face_arousal: float  # 0-1, from the face's label mix
+    voice_arousal: float | None  # 0-1, from loudness and pitch against the calibration; None without speech
+    voice_weight: float  # 0 (face alone) to 1 (voice alone): the gate's weight for this window
+    arousal: float  # the fused arousal
+    conflict: bool
+    reason: str  # why it is or is not a conflict, in numbers
+
+
+@dataclass(frozen=True)
 class GateDecision:
     """Whether one window is worth a call to the explainer, and why."""
 

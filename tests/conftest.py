@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -59,15 +60,15 @@ def run_emolens(*args: str, env_extra: dict | None = None) -> subprocess.Complet
     return subprocess.run([str(EMOLENS), *args], capture_output=True, text=True, env=env, timeout=300)
 
 
-@pytest.fixture(scope="session")
-def virtual_microphone(tmp_path_factory):
-    """A real PulseAudio server with a null sink whose monitor is the default source: what is played into
-    `vsink` is what a sounddevice input records. Yields a function that plays a wav file into it."""
+@contextlib.contextmanager
+def pulse_server(runtime: Path):
+    """A real PulseAudio server with a null sink `vsink` whose monitor is the default source: what is played
+    into `vsink` is what a sounddevice input records. Yields (the environment to reach it, the process)."""
     import shutil
+    import time
 
     if not (shutil.which("pulseaudio") and shutil.which("pactl") and shutil.which("paplay")):
         pytest.skip("PulseAudio is not installed (scripts/install-debian-packages.sh installs it)")
-    runtime = tmp_path_factory.mktemp("pulse")
     env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "PULSE_RUNTIME_PATH": str(runtime), "HOME": str(runtime)}
     server = subprocess.Popen(
         [
@@ -82,13 +83,10 @@ def virtual_microphone(tmp_path_factory):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    socket = runtime / "native"
-    pulse = {**env, "PULSE_SERVER": f"unix:{socket}"}
+    pulse = {**env, "PULSE_SERVER": f"unix:{runtime}/native"}
     for _ in range(100):
-        if socket.exists() and subprocess.run(["pactl", "info"], env=pulse, capture_output=True).returncode == 0:
+        if subprocess.run(["pactl", "info"], env=pulse, capture_output=True).returncode == 0:
             break
-        import time
-
         time.sleep(0.05)
     else:
         server.kill()
@@ -97,15 +95,24 @@ def virtual_microphone(tmp_path_factory):
     subprocess.run(["pactl", "set-default-source", "vsink.monitor"], env=pulse, check=True)
     saved = {k: os.environ.get(k) for k in ("PULSE_SERVER", "XDG_RUNTIME_DIR")}
     os.environ.update(PULSE_SERVER=pulse["PULSE_SERVER"], XDG_RUNTIME_DIR=str(runtime))
+    try:
+        yield pulse, server
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        server.terminate()
+        server.wait(timeout=10)
 
-    def play(wav: Path) -> None:
-        subprocess.run(["paplay", "--device=vsink", str(wav)], env=pulse, check=True, timeout=60)
 
-    yield play
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    server.terminate()
-    server.wait(timeout=10)
+@pytest.fixture(scope="session")
+def virtual_microphone(tmp_path_factory):
+    """Yields a function that plays a wav file into the virtual microphone."""
+    with pulse_server(tmp_path_factory.mktemp("pulse")) as (pulse, _server):
+
+        def play(wav: Path) -> None:
+            subprocess.run(["paplay", "--device=vsink", str(wav)], env=pulse, check=True, timeout=60)
+
+        yield play

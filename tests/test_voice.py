@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -10,10 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DATA, run_emolens
 from scipy.signal import resample_poly
 
 from engines.voice.vad import RATE
 
+TALKING_CLIP = DATA / "talking_neutral.mp4"
 SENTENCE = "The quick brown fox jumps over the lazy dog. Then it rests for a while."
 
 
@@ -101,3 +104,108 @@ def test_vad_marks_the_spoken_stretches_recorded_from_a_real_device(virtual_micr
     )
     assert max(errors) <= 0.2, errors
     assert sum(b - a for a, b in heard) < 1.3 * sum(b - a for a, b in truth)  # it does not mark silence
+
+
+@pytest.fixture(scope="module")
+def loud_clip(tmp_path_factory) -> Path:
+    """The bundled talking clip's neutral face, with espeak-ng's voice loud, high and fast over it."""
+    from capture.synthetic import talking_clip
+
+    return talking_clip(tmp_path_factory.mktemp("loud") / "loud_over_neutral.mp4", "-p", "99", "-a", "200", "-s", "190")
+
+
+def fusion_events(folder: Path) -> list[dict]:
+    events = [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
+    return [e for e in events if e["event"] == "fusion"]
+
+
+def test_analyze_logs_voice_cues_and_flags_a_loud_voice_over_a_neutral_face(model_dir, loud_clip, tmp_path):
+    ordinary, loud = tmp_path / "ordinary", tmp_path / "loud"
+    for clip, out in ((TALKING_CLIP, ordinary), (loud_clip, loud)):
+        proc = run_emolens("analyze", str(clip), "--out", str(out), "--quiet")
+        assert proc.returncode == 0, proc.stderr
+        assert "audio" not in proc.stderr  # the sound track is found: nothing to say
+    session = json.loads((loud / "session.json").read_text())
+    assert session["devices"]["audio"] == "sound track of loud_over_neutral.mp4"
+    assert session["devices"]["vad"]["sha256"] and session["fusion"]["conflict_threshold"] > 0
+
+    calm, agitated = fusion_events(ordinary), fusion_events(loud)
+    assert len(calm) >= 7 and len(agitated) >= 7  # one per second of the 8 s clips
+    for record in calm + agitated:
+        assert record["label"] == "neutral" and record["voice"]["speech"]
+        assert -60 < record["voice"]["loudness_db"] < 0 and 60 < record["voice"]["pitch_hz"] < 400
+        assert record["voice"]["rate_syllables_s"] > 1
+    assert not any(r["conflict"] for r in calm)  # ordinary speech over a neutral face: the calibration
+    assert sum(r["conflict"] for r in agitated) >= len(agitated) - 1
+    assert np.median([r["voice"]["pitch_hz"] for r in agitated]) > 1.3 * np.median(
+        [r["voice"]["pitch_hz"] for r in calm]
+    )
+    assert all(r["voice_weight"] > 0.3 for r in agitated)  # speech with a pitch: the voice expert counts
+    gates = [json.loads(x) for x in (loud / "events.jsonl").read_text().splitlines() if '"gate"' in x]
+    assert any(g["trigger"] == "conflict" for g in gates)
+
+
+def test_the_explainers_prompt_for_a_conflict_names_the_voice(model_dir, loud_clip):
+    from app.assembly import FastPathOptions, build_fast_path
+    from capture.audio_file import read_audio
+    from capture.video_file import VideoFileSource
+    from engines.fusion import FaceVoiceFusion
+    from engines.slow.pipeline import SlowPath
+    from engines.slow.prompt import build_prompt
+    from engines.voice.vad import SileroVad
+    from engines.voice.voice_track import VoiceTrack, with_voice_cues
+
+    fast, _ = build_fast_path(FastPathOptions(), progress=lambda line: None)
+    voice = VoiceTrack.of_samples(read_audio(loud_clip), SileroVad())
+    asked = []
+    slow = SlowPath(None, fusion=FaceVoiceFusion(), on_decision=lambda d, e: asked.append((d, e)))
+    with VideoFileSource(loud_clip) as source:
+        for frame in source.frames():
+            slow.observe(with_voice_cues(fast.process(frame), voice))
+    conflicts = [e for d, e in asked if d.trigger == "conflict"]
+    assert conflicts
+    prompt = build_prompt(conflicts[0])
+    assert "voice: speaking, loudness" in prompt and "pitch" in prompt and "face and voice disagree" in prompt
+
+
+def test_with_no_microphone_the_session_runs_on_video_alone(model_dir):
+    from app.assembly import AudioOptions, build_voice
+
+    voice, info = build_voice("0", True, AudioOptions(device="no such microphone"), 0.0)
+    assert voice is None and info["problem"]
+    assert info["audio"].startswith("off: no audio: cannot open microphone no such microphone")
+
+
+def test_a_microphone_that_goes_away_mid_session_is_logged_and_the_video_goes_on(model_dir, tmp_path):
+    from conftest import pulse_server
+
+    from app.analyze import with_voice
+    from app.assembly import AudioOptions, build_voice
+    from capture import clock
+    from engines.contracts import FrameResult
+    from export.session_recorder import SessionRecorder
+
+    recorder = SessionRecorder(tmp_path / "s")
+    room = tmp_path / "room.wav"  # a null sink's monitor delivers while something plays: a room is never silent
+    write_wav(room, np.random.default_rng(0).normal(0, 0.01, 30 * RATE).astype(np.float32))
+    with pulse_server(tmp_path / "pulse") as (env, server):
+        player = subprocess.Popen(["paplay", "--device=vsink", str(room)], env=env)
+        t0 = clock.now()
+        voice, info = build_voice("0", True, AudioOptions(), t0)
+        assert voice is not None and info["audio"].startswith("microphone"), info
+        deadline = time.monotonic() + 5
+        while voice.cues_at(clock.now() - t0) is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        result, still = with_voice(FrameResult(t=clock.now() - t0, index=0, faces=()), voice, recorder)
+        assert still is voice and result.voice is not None and result.latency_ms["voice"] >= 0
+        server.kill()  # the sound server dies: the device is gone
+        server.wait()
+        player.kill()
+        deadline = time.monotonic() + 5
+        while not voice.lost and time.monotonic() < deadline:
+            time.sleep(0.1)
+        result, still = with_voice(FrameResult(t=clock.now() - t0, index=1, faces=()), voice, recorder)
+    assert still is None and result.voice is None
+    recorder.close()
+    events = [json.loads(x) for x in (tmp_path / "s" / "events.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in events if e["event"].startswith("audio")] == ["audio_lost"]

@@ -131,6 +131,7 @@ class MainWindow(QMainWindow):
         self.mic_picker.setMinimumContentsLength(14)
         self.mic_picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.mic_picker.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.mic_picker.activated.connect(self._mic_picked)
         bar.addWidget(self.mic_picker)
         bar.addSeparator()
         bar.addAction(self.settings_action)
@@ -158,8 +159,18 @@ class MainWindow(QMainWindow):
             self.mic_picker.addItem(mic.name, mic.id)
         if not mics:
             self.mic_picker.addItem("None found (audio off)" if why == "no microphone found" else "Audio off")
-        self.mic_picker.setToolTip(why or "Voice cues are not wired into the session yet: audio is off")
-        self.status.set_audio("audio: off", why or "voice cues are not wired into the session yet")
+        else:
+            self.mic_picker.addItem("Audio off", "__off__")
+        chosen = self.mic_picker.findData(self.prefs.microphone if self.prefs.audio else "__off__")
+        self.mic_picker.setCurrentIndex(max(chosen, 0))
+        self.mic_picker.setToolTip(why or "Voice cues (loudness, pitch, speaking rate) from this input, with a camera")
+        self.status.set_audio("audio: off" if not mics else "audio: ready", why or "")
+
+    def _mic_picked(self, index: int) -> None:
+        data = self.mic_picker.itemData(index)
+        self.prefs.audio = data not in (None, "__off__")
+        self.prefs.microphone = data if self.prefs.audio else self.prefs.microphone
+        self.store.save(self.prefs)
 
     def _source_picked(self, index: int) -> None:
         data = self.source_picker.itemData(index)
@@ -216,11 +227,17 @@ class MainWindow(QMainWindow):
         if state.phase == "recording_failed":
             self.status.showMessage(f"Recording stopped: {state.detail}", 30000)
             return
+        if state.phase == "audio_lost":
+            self.status.set_audio("audio: lost", state.detail)
+            self.status.showMessage(f"Audio {state.detail}", 30000)
+            return
         self.video.set_message(state_message(state, self.control.config().is_camera))
 
     def _on_info(self, info: dict) -> None:
         self.info = info
         self.status.show_info(info)
+        audio = str(info.get("audio", "off"))
+        self.status.set_audio("audio: " + ("on" if audio.startswith("microphone") else "off"), audio)
         if info.get("explainer_warning"):
             self.status.showMessage(info["explainer_warning"], 30000)
 

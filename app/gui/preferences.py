@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PyQt6.QtCore import QSettings
 
-from app.assembly import ExplainOptions, FastPathOptions
+from app.assembly import AudioOptions, ExplainOptions, FastPathOptions
 from engines.slow.gate import GateSettings
 from export.key_frames import KeyFrameOptions
 
@@ -21,6 +21,8 @@ def data_home() -> Path:
 class Preferences:
     source: str = "0"  # a camera index, or a video file
     loop_file: bool = True  # a video file starts again at its end, like a camera that goes on
+    audio: bool = True  # voice cues from the microphone, with a camera
+    microphone: str = ""  # "" : the system's default input
     detect_every: int = 3
     smoothing_s: float = 0.5
     explainer: bool = True
@@ -53,6 +55,9 @@ class Preferences:
             stale_s=self.gate_stale_s,
             max_per_minute=self.gate_max_per_minute,
         )
+
+    def audio_options(self) -> AudioOptions:
+        return AudioOptions(enabled=self.audio, device=self.microphone or None)
 
     def key_frame_options(self) -> KeyFrameOptions | None:
         return KeyFrameOptions(every_s=self.key_frames_every_s, blur=self.blur_faces) if self.key_frames else None

@@ -39,6 +39,7 @@ class SessionControl(QObject):
             fast=p.fast_options(),
             explain=p.explain_options(),
             gate=p.gate_settings(),
+            audio=p.audio_options(),
         )
         return replace(config, **self.config_overrides)
 

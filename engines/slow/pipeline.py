@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from engines.contracts import Evidence, Explanation, FrameResult, GateDecision
+from engines.contracts import Evidence, Explanation, FrameResult, FusedState, GateDecision, VoiceCues
 from engines.slow.evidence import EvidenceBuilder, EvidenceSettings
 from engines.slow.gate import ExplanationGate, GateSettings
 from engines.slow.worker import ExplainerWorker
@@ -31,6 +31,8 @@ class SlowPath:
         evidence: EvidenceSettings | None = None,
         on_decision: Callable[[GateDecision, Evidence], None] | None = None,
         on_token: Callable[[Evidence, str], None] | None = None,
+        fusion=None,
+        on_fusion: Callable[[FusedState, VoiceCues | None], None] | None = None,
     ):
         """`worker` None: decide and log only (the model is off); nothing is explained.
 
@@ -38,6 +40,8 @@ class SlowPath:
         connect the worker's token callback to `token()` for it to be called.
         """
         self.worker = worker
+        self.fusion = fusion  # FaceVoiceFusion: marks face/voice conflicts before the gate sees a window
+        self._on_fusion = on_fusion or (lambda state, voice: None)
         self._on_token = on_token
         self._requests: dict[int, Evidence] = {}
         self.gate = gate or ExplanationGate(GateSettings())
@@ -57,6 +61,9 @@ class SlowPath:
     def decide(self, windows: list[Evidence]) -> list[GateDecision]:
         decisions = []
         for evidence in windows:
+            if self.fusion is not None and evidence.voice is not None:
+                evidence, state = self.fusion.apply(evidence)
+                self._on_fusion(state, evidence.voice)
             decision = self.gate.decide(evidence)
             self.windows += 1
             self._on_decision(decision, evidence)

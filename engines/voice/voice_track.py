@@ -8,11 +8,15 @@ of the second before a frame: a lookup, not an analysis.
 from __future__ import annotations
 
 import threading
+import time
+from bisect import bisect_right
 from collections import deque
+from dataclasses import replace
+from itertools import islice
 
 import numpy as np
 
-from engines.contracts import VoiceCues
+from engines.contracts import FrameResult, VoiceCues
 from engines.voice.prosody import loudness_db, pitch_hz
 from engines.voice.vad import CHUNK, RATE, SileroVad
 
@@ -20,10 +24,13 @@ CHUNK_S = CHUNK / RATE
 
 
 class VoiceTrack:
-    def __init__(self, vad: SileroVad, keep_s: float = 60.0, speech_threshold: float = 0.5):
+    def __init__(self, vad: SileroVad, keep_s: float = 60.0, speech_threshold: float = 0.5, window_s: float = 1.0):
         self.vad = vad
         self.speech_threshold = speech_threshold
+        self.window_s = window_s
         keep = int(keep_s / CHUNK_S)
+        self._cue_t: deque[float] = deque(maxlen=keep)  # a chunk's end, and the cues of the window up to it
+        self._cues: deque[VoiceCues] = deque(maxlen=keep)
         self._t = deque(maxlen=keep)  # each chunk's end, on the session clock
         self._prob = deque(maxlen=keep)
         self._db = deque(maxlen=keep)
@@ -47,12 +54,33 @@ class VoiceTrack:
             chunk = data[start : start + CHUNK]
             prob = self.vad(chunk)
             pitch = pitch_hz(chunk, RATE) if prob >= self.speech_threshold else None
+            end = t_first_end + i * CHUNK_S
             with self._lock:
-                self._t.append(t_first_end + i * CHUNK_S)
+                self._t.append(end)
                 self._prob.append(prob)
                 self._db.append(loudness_db(chunk))
                 self._pitch.append(np.nan if pitch is None else pitch)
+            cues = self._cues_of(*self._tail(self.window_s), self.window_s)
+            with self._lock:
+                self._cue_t.append(end)
+                self._cues.append(cues)
         self._rest = data[whole:]
+
+    def _tail(self, window_s: float):
+        """The last `window_s` of chunks, as arrays (prob, loudness, pitch)."""
+        n = int(round(window_s / CHUNK_S))
+        with self._lock:
+            start = max(0, len(self._t) - n)
+            return tuple(np.fromiter(islice(d, start, None), float) for d in (self._prob, self._db, self._pitch))
+
+    def latest_cues(self, t: float) -> VoiceCues | None:
+        """The cues of the `window_s` up to the last chunk that ended by `t`: computed as the audio came, so
+        a frame only looks them up."""
+        with self._lock:
+            i = bisect_right(self._cue_t, t) - 1
+            if i < 0 or t - self._cue_t[i] > 0.25:
+                return None  # no audio near this moment (not yet, or not any more; a live ring lags ~0.1 s)
+            return self._cues[i]
 
     def _window(self, t0: float, t1: float):
         with self._lock:
@@ -68,7 +96,10 @@ class VoiceTrack:
         window = self._window(t - window_s, t)
         if window is None:
             return None
-        times, prob, db, pitch = window
+        _times, prob, db, pitch = window
+        return self._cues_of(prob, db, pitch, window_s)
+
+    def _cues_of(self, prob: np.ndarray, db: np.ndarray, pitch: np.ndarray, window_s: float) -> VoiceCues:
         speech = prob >= self.speech_threshold
         spoken = speech.sum() * CHUNK_S
         levels = db[speech] if speech.any() else db
@@ -78,7 +109,7 @@ class VoiceTrack:
             speech=bool(spoken >= 0.2 * window_s),
             loudness_db=round(loud, 1),
             pitch_hz=round(float(np.median(voiced)), 1) if len(voiced) >= 3 else None,
-            pitch_var=round(float(np.std(voiced)), 1) if len(voiced) >= 3 else None,
+            pitch_var=round(robust_spread(voiced), 1) if len(voiced) >= 3 else None,
             rate=round(syllable_peaks(db, speech) / spoken, 2) if spoken >= 0.3 else None,
         )
 
@@ -104,6 +135,12 @@ class VoiceTrack:
         return [(a, b) for a, b in segments]
 
 
+def robust_spread(values: np.ndarray) -> float:
+    """1.4826 x the median absolute deviation: the standard deviation of normal data, but one octave slip of
+    the pitch tracker is an outlier here, not a wildly varying voice."""
+    return 1.4826 * float(np.median(np.abs(values - np.median(values))))
+
+
 def syllable_peaks(db: np.ndarray, speech: np.ndarray, prominence_db: float = 3.0, min_gap: int = 3) -> int:
     """Syllable nuclei: loudness peaks within speech that stand out from their surroundings, at least
     `min_gap` chunks (about 100 ms) apart. A count, for a rate in syllables per second."""
@@ -116,3 +153,12 @@ def syllable_peaks(db: np.ndarray, speech: np.ndarray, prominence_db: float = 3.
             peaks += 1
             last = i
     return peaks
+
+
+def with_voice_cues(result: FrameResult, voice) -> FrameResult:
+    """The frame's result with the voice of the second before it; the lookup's cost is the fast path's `voice` ms."""
+    start = time.perf_counter()
+    cues = voice.latest_cues(result.t)
+    ms = (time.perf_counter() - start) * 1000
+    latency = {**result.latency_ms, "voice": ms, "total": result.latency_ms.get("total", 0.0) + ms}
+    return replace(result, voice=cues, latency_ms=latency)
