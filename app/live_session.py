@@ -230,7 +230,7 @@ class LiveSession:
             )
             self._info["explainer"] = explainer_info
         self._info["explainer_warning"] = warning
-        self.listener.on_info(self._info)
+        self.listener.on_info(dict(self._info))
         return fast
 
     def _serve(self, fast) -> str:
@@ -311,6 +311,7 @@ class LiveSession:
             self._info["audio"] = "lost: the microphone stopped delivering; video alone"
             self._event({"event": "audio_lost", "reason": "the microphone stopped delivering"})
             self._state("audio_lost", self._info["audio"])
+            self.listener.on_info(dict(self._info))
 
     def _run_source(self, source: FrameSource, fast) -> int:
         delivered = 0

@@ -45,7 +45,8 @@ class MicrophoneSource:
         refresh_portaudio(sounddevice)
         self._open = False
         self.ring = AudioRing(RATE, ring_seconds)
-        self._last_block = clock.now()
+        self._opened = clock.now()
+        self._last_block: float | None = None
         try:
             self._stream = sounddevice.InputStream(
                 samplerate=RATE,
@@ -69,8 +70,13 @@ class MicrophoneSource:
 
     @property
     def lost(self) -> bool:
-        """True when the device has stopped delivering (unplugged, or its server went away)."""
-        return not self._stream.active or clock.now() - self._last_block > 1.0
+        """True when the device has stopped delivering (unplugged, or its server went away). A stream takes a
+        moment to deliver its first block (about a second through PulseAudio), so that gets longer."""
+        if not self._stream.active:
+            return True
+        if self._last_block is None:
+            return clock.now() - self._opened > 3.0
+        return clock.now() - self._last_block > 1.0
 
     def close(self) -> None:
         if not self._open:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DATA, run_emolens
+from conftest import DATA, pulse_server, run_emolens
 from scipy.signal import resample_poly
 
 from engines.voice.vad import RATE
@@ -209,3 +209,60 @@ def test_a_microphone_that_goes_away_mid_session_is_logged_and_the_video_goes_on
     recorder.close()
     events = [json.loads(x) for x in (tmp_path / "s" / "events.jsonl").read_text().splitlines()]
     assert [e["event"] for e in events if e["event"].startswith("audio")] == ["audio_lost"]
+
+
+def test_a_live_session_with_a_camera_hears_the_microphone_and_goes_on_when_it_goes(model_dir, tmp_path):
+    """The app's and the kiosk's session: a camera (OpenCV opened on a file, as no /dev/video exists here)
+    with the virtual microphone, which then disappears."""
+    from app.assembly import AudioOptions
+    from app.live_session import LiveSession, RecordingPlan, SessionConfig
+
+    class Listener:
+        def __init__(self):
+            self.states, self.results, self.infos = [], [], []
+
+        def on_state(self, state):
+            self.states.append(state)
+
+        def on_info(self, info):
+            self.infos.append(info)
+
+        def on_result(self, frame, result):
+            self.results.append(result)
+
+        def __getattr__(self, name):
+            return lambda *args: None
+
+    room = tmp_path / "room.wav"
+    write_wav(room, np.tile(espeak(SENTENCE, tmp_path / "s.wav"), 4))  # someone talking in the room
+    listener = Listener()
+    with pulse_server(tmp_path / "pulse") as (env, server):
+        player = subprocess.Popen(["paplay", "--device=vsink", str(room)], env=env)
+        session = LiveSession(
+            SessionConfig(str(TALKING_CLIP), camera=True, explain=None, audio=AudioOptions()),
+            listener,
+            RecordingPlan(tmp_path / "rec"),
+            record=True,
+        ).start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(r.voice and r.voice.speech for r in listener.results):
+            time.sleep(0.1)
+        heard = sum(bool(r.voice and r.voice.speech) for r in listener.results)
+        server.kill()
+        server.wait()
+        player.kill()
+        while time.monotonic() < deadline and not any(s.phase == "audio_lost" for s in listener.states):
+            time.sleep(0.1)
+        before = len(listener.results)
+        while time.monotonic() < deadline and len(listener.results) < before + 20:
+            time.sleep(0.1)
+        session.stop()
+    assert listener.infos[0]["audio"].startswith("microphone") and heard >= 1
+    assert listener.infos[-1]["audio"].startswith("lost")
+    lost = [s for s in listener.states if s.phase == "audio_lost"]
+    assert lost and "video alone" in lost[0].detail
+    assert len(listener.results) >= before + 20 and session.error is None  # the video went on
+    assert listener.results[-1].voice is None
+    (folder,) = (tmp_path / "rec").iterdir()
+    events = [json.loads(x)["event"] for x in (folder / "events.jsonl").read_text().splitlines()]
+    assert "audio_lost" in events and "fusion" in events

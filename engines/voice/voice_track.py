@@ -110,7 +110,7 @@ class VoiceTrack:
             loudness_db=round(loud, 1),
             pitch_hz=round(float(np.median(voiced)), 1) if len(voiced) >= 3 else None,
             pitch_var=round(robust_spread(voiced), 1) if len(voiced) >= 3 else None,
-            rate=round(syllable_peaks(db, speech) / spoken, 2) if spoken >= 0.3 else None,
+            rate=round(float(syllable_peaks(db, speech) / spoken), 2) if spoken >= 0.3 else None,
         )
 
     def segments(self, on: float = 0.5, off: float = 0.35, min_silence_s: float = 0.1) -> list[tuple[float, float]]:
