@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from app.assembly import AudioOptions, ExplainOptions, FastPathOptions, build_fast_path, build_slow_path, build_voice
 from capture import FrameSource, clock, open_source
+from capture.camera import CameraSource
 from capture.playback import FilePlayback
 from engines.contracts import FrameResult
 from engines.errors import EmolensError
@@ -109,7 +110,7 @@ def analyze(
         voice, voice_info = (
             (None, {"audio": "off"})
             if source.frame_count == 1
-            else build_voice(spec, source.live, audio or AudioOptions(), t0)
+            else build_voice(spec, isinstance(source, CameraSource), audio or AudioOptions(), t0)
         )
         if voice_info.pop("problem", False):  # said once: a camera without a microphone, a missing model
             say(f"emolens: audio {voice_info['audio']}; analysing the video alone")
@@ -156,6 +157,7 @@ def analyze(
         explained: list = []
         total = source.frame_count if max_frames is None else min(source.frame_count or max_frames, max_frames)
         status = "complete"
+        origin = source.started if isinstance(source, FilePlayback) else t0
         # A bar on a terminal only: in a pipe or a log it is noise, and one frame needs none.
         bar_on = show_progress and sys.stderr.isatty() and total != 1
         bar = tqdm(total=total, unit="frame", desc="analyze", disable=not bar_on, file=sys.stderr, dynamic_ncols=True)
@@ -168,7 +170,7 @@ def analyze(
         try:
             for frame in source.frames():
                 if source.live:
-                    frame = replace(frame, t=frame.t - t0)  # seconds since the session started
+                    frame = replace(frame, t=frame.t - origin)  # a camera: since the start; a file: media time
                 result = fast_path.process(frame)
                 if voice is not None:
                     result, voice = with_voice(result, voice, recorder)

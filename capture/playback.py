@@ -39,6 +39,7 @@ class FilePlayback(FrameSource):
         self._stopped = False
         self._decoded = 0
         self._thread: threading.Thread | None = None
+        self.started = clock.now()  # paced: the clock time of frame 0, to turn a frame's time into media time
         if pace:
             self._thread = threading.Thread(target=self._play, name="file-playback", daemon=True)
             self._thread.start()
