@@ -44,6 +44,8 @@ def build_fast_path(options: FastPathOptions, progress: Callable[[str], None] = 
         progress(f"first run: building the models into {model_dir} (a few seconds, once)")
         export_models(model_dir, progress=lambda line: progress(f"  {line}"))
     choice = choose_backend(options.backend, options.threads)
+    if "cannot run here" in choice.reason:
+        progress(f"emolens: {choice.reason}")
     backend = choice.backend
     expression_asset = load_asset(EXPRESSION, model_dir)
     classifier = ExpressionClassifier(backend.load(expression_asset.path), expression_asset)

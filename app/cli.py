@@ -294,6 +294,17 @@ def cmd_export_models(args: argparse.Namespace) -> int:
             f"{manifest['name']}: {model_dir / manifest['file']} ({manifest['size']} bytes, "
             f"sha256 {manifest['sha256'][:12]}...) checks: {manifest['checks']}"
         )
+    if args.tensorrt:
+        from engines.backends.tensorrt_backend import TensorRTBackend
+        from engines.errors import BackendError
+        from engines.model_assets import DETECTOR, EXPRESSION
+
+        backend = TensorRTBackend(cache_root=model_dir / "engines", progress=print)
+        if problem := backend.probe():
+            raise BackendError(problem)
+        for name in (DETECTOR, EXPRESSION):
+            backend.load(model_dir / f"{name}.onnx")
+            print(f"{name}: TensorRT engine {backend.built[name]} in {model_dir / 'engines'}")
     return 0
 
 
@@ -513,6 +524,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=Path, metavar="DIR", help="model folder (default: the user cache folder)")
     p.add_argument("--force", action="store_true", help="rebuild even if the models are present")
+    p.add_argument(
+        "--tensorrt",
+        action="store_true",
+        help="also build the TensorRT engines for this GPU now, rather than at the first run (needs TensorRT)",
+    )
     p.set_defaults(func=cmd_export_models)
     return parser
 

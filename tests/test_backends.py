@@ -23,19 +23,23 @@ def test_auto_picks_a_backend_that_really_runs_and_explains_the_choice(model_dir
         assert choice.backend.name == "onnxruntime-gpu" and model.device == "CUDAExecutionProvider"
     else:
         assert choice.backend.name == "onnxruntime-cpu" and model.device == "CPUExecutionProvider"
-        assert "skipped onnxruntime-gpu" in choice.reason
+        assert "skipped tensorrt: " in choice.reason and "; onnxruntime-gpu: " in choice.reason
     assert [s.name for s in model.inputs] == ["input"] and model.inputs[0].shape[1:] == (1, 64, 64)
 
 
-def test_gpu_backend_on_a_machine_without_cuda_says_so():
+def test_gpu_backend_on_a_machine_without_cuda_falls_back_and_says_so():
     if _cuda_works():
         pytest.skip("CUDA works here")
-    with pytest.raises(BackendError, match="onnxruntime-gpu"):
-        choose_backend("onnxruntime-gpu")
+    choice = choose_backend("onnxruntime-gpu")
+    assert choice.backend.name == "onnxruntime-cpu"
+    assert (
+        choice.reason.startswith("onnxruntime-gpu requested but cannot run here (")
+        and "using onnxruntime-cpu" in choice.reason
+    )
 
 
 def test_unknown_backend_lists_the_choices():
-    with pytest.raises(BackendError, match="auto, onnxruntime-gpu, onnxruntime-cpu"):
+    with pytest.raises(BackendError, match="auto, tensorrt, onnxruntime-gpu, onnxruntime-cpu"):
         choose_backend("tensorflow")
 
 

@@ -1,8 +1,9 @@
 """Inference backends as plug-ins: chosen by name, or `auto` picks the fastest that works here.
 
 Each plug-in imports its runtime only when chosen, so a missing runtime costs an
-install hint, not an ImportError at start-up. The TensorRT plug-in joins this
-table with the GPU work; its place in the order is already kept.
+install hint, not an ImportError at start-up. A backend asked for by name that
+cannot start here gives way to the next one down the table, and the reason says
+so in one line.
 """
 
 from __future__ import annotations
@@ -23,8 +24,15 @@ def _onnxruntime(device: str) -> Callable[[int], InferenceBackend]:
     return make
 
 
+def _tensorrt(threads: int) -> InferenceBackend:
+    from engines.backends.tensorrt_backend import TensorRTBackend
+
+    return TensorRTBackend(threads)
+
+
 # Fastest first: the order `auto` tries them in.
 BACKENDS: dict[str, Callable[[int], InferenceBackend]] = {
+    "tensorrt": _tensorrt,
     "onnxruntime-gpu": _onnxruntime("gpu"),
     "onnxruntime-cpu": _onnxruntime("cpu"),
 }
@@ -37,13 +45,19 @@ class BackendChoice:
 
 
 def choose_backend(name: str = "auto", threads: int = 1) -> BackendChoice:
+    order = list(BACKENDS)
     if name != "auto":
         if name not in BACKENDS:
             raise BackendError(f"unknown backend {name!r}; choose one of: auto, {', '.join(BACKENDS)}")
         backend = BACKENDS[name](threads)
-        if problem := backend.probe():
-            raise BackendError(problem)
-        return BackendChoice(backend, f"{name} requested")
+        problem = backend.probe()
+        if problem is None:
+            return BackendChoice(backend, f"{name} requested")
+        for fallback in order[order.index(name) + 1 :]:  # the next one down that works, said in one line
+            backend = BACKENDS[fallback](threads)
+            if backend.probe() is None:
+                return BackendChoice(backend, f"{name} requested but cannot run here ({problem}); using {fallback}")
+        raise BackendError(problem)
     skipped = []
     for candidate, make in BACKENDS.items():
         backend = make(threads)
