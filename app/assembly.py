@@ -9,7 +9,8 @@ from pathlib import Path
 
 from engines.backends import choose_backend
 from engines.contracts import Evidence
-from engines.errors import ModelError
+from engines.errors import BackendError, ModelError
+from engines.fast.device_frames import DeviceFrames
 from engines.fast.expression import ExpressionClassifier
 from engines.fast.face_detector import FaceDetector, InsightFacePackDetector, RetinaFaceDetector
 from engines.fast.pipeline import FastPath
@@ -30,6 +31,7 @@ class FastPathOptions:
     smoothing_s: float = 0.5
     insightface_pack: Path | None = None
     model_dir: Path | None = None
+    preprocess: str = "auto"  # auto | host | device: where frames are resized, normalised and cropped
 
     def as_dict(self) -> dict:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
@@ -55,18 +57,40 @@ def build_fast_path(options: FastPathOptions, progress: Callable[[str], None] = 
     else:
         asset = load_asset(DETECTOR, model_dir)
         detector = RetinaFaceDetector(backend.load(asset.path), asset, input_size=options.detector_size)
+    device_frames, preprocess_reason = choose_preprocessing(options.preprocess, classifier.model.device_type)
     fast_path = FastPath(
         detector,
         classifier,
         detect_every=options.detect_every,
         smoother=ExpressionSmoother(time_constant_s=options.smoothing_s),
+        device_frames=device_frames,
     )
     info = {
-        "backend": {**backend.describe(), "reason": choice.reason},
+        "backend": {**backend.describe(), "reason": choice.reason, "preprocess": preprocess_reason},
         "fast_path": fast_path.describe(),
         "settings": options.as_dict(),
     }
     return fast_path, info
+
+
+def choose_preprocessing(where: str, model_device: str) -> tuple[DeviceFrames | None, str]:
+    """Device frames (or None for the host) and why. `auto` cuts on the device only when the models run on a GPU:
+    there one uint8 frame crosses instead of float inputs and crops; on the CPU there is nothing to save."""
+    if where not in ("auto", "host", "device"):
+        raise ValueError(f"preprocess must be auto, host or device, not {where!r}")
+    if where == "host":
+        return None, "host (OpenCV), as asked"
+    if where == "auto" and model_device == "cpu":
+        return None, "host (OpenCV): the models run on the CPU"
+    try:
+        frames = DeviceFrames(model_device)
+    except BackendError as exc:
+        if where == "device":
+            raise
+        return None, f"host (OpenCV): {exc}"
+    return frames, f"on the {model_device} device (torch), so a frame crosses once" + (
+        ", as asked" if where == "device" else ""
+    )
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,13 @@ def _add_fast_path_options(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="where exported models live (default: $EMOLENS_MODEL_DIR or ~/.cache/emolens/models)",
     )
+    g.add_argument(
+        "--preprocess",
+        choices=["auto", "host", "device"],
+        default="auto",
+        help="where frames are resized, normalised and cropped: on the host (OpenCV) or on the device the models "
+        "run on (torch), so a frame crosses to the GPU once; auto: the device when the models run on a GPU",
+    )
 
 
 def _add_explainer_options(parser: argparse.ArgumentParser, switch: bool = True) -> None:
@@ -112,6 +119,7 @@ def _options(args: argparse.Namespace):
         smoothing_s=args.smoothing,
         insightface_pack=args.insightface_pack,
         model_dir=args.model_dir,
+        preprocess=args.preprocess,
     )
 
 
@@ -216,10 +224,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
             repeats=args.repeats,
         )
         print(format_explain_report(report))
+    elif Path(args.input).is_dir():
+        from app.bench import bench_folder, format_folder_report
+
+        if args.more or args.compare:
+            raise EmolensError("a folder is benched on one backend: drop the other inputs and --compare")
+        try:
+            report = bench_folder(Path(args.input), _options(args), max_frames=args.frames_per_video)
+        except FileNotFoundError as exc:
+            raise EmolensError(str(exc)) from exc
+        print(format_folder_report(report))
     else:
+        from app.bench import parse_variant
+
         if args.more:
             raise EmolensError("several inputs are for --explain; bench the fast path on one clip at a time")
-        report = bench(args.input, _options(args), max_frames=args.frames, repeats=args.repeats)
+        base = _options(args)
+        compare = [parse_variant(text, base) for text in args.compare]
+        report = bench(args.input, base, max_frames=args.frames, repeats=args.repeats, compare=compare)
         print(format_report(report))
     write_report(report, args.json)
     print(f"wrote {args.json}")
@@ -448,10 +470,26 @@ def build_parser() -> argparse.ArgumentParser:
         "bench",
         help="measure the fast path: per-stage ms (p50/p95/p99), frames/s, peak memory",
         description="Decode INPUT into memory, run the fast path over it several times, print "
-        "the median run and write it as JSON.",
+        "the median run and write it as JSON. With --compare, other backends or preprocessing run in the same "
+        "process, in turn. A folder is analysed end to end, every video, for throughput.",
     )
-    p.add_argument("input", help="a video or image file")
+    p.add_argument("input", help="a video or image file, or a folder of videos (throughput, end to end)")
     p.add_argument("more", nargs="*", metavar="INPUT", help="more clips (with --explain)")
+    p.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="BACKEND[+host|+device]",
+        help="also run this variant in the same process on the same frames, side by side with ratios; repeat for "
+        "more (e.g. --backend onnxruntime-gpu --compare onnxruntime-cpu --compare onnxruntime-gpu+host)",
+    )
+    p.add_argument(
+        "--frames-per-video",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with a folder: analyse at most N frames of each video (default: all)",
+    )
     p.add_argument(
         "--json",
         type=Path,

@@ -11,7 +11,8 @@ from conftest import PORTRAIT_CLIP, run_emolens
 
 from engines.backends import choose_backend
 from engines.backends.engine_cache import EngineCache, EngineIdentity
-from engines.backends.tensorrt_backend import TensorRTBackend, profile_shapes
+from engines.backends.shape_profile import profile_shapes
+from engines.backends.tensorrt_backend import TensorRTBackend
 from engines.model_assets import EXPRESSION
 
 IDENTITY = EngineIdentity("NVIDIA H100 80GB HBM3", "tensorrt 10.13.0", "ab" * 32, "fp16", "input:batch 1/8/32")
@@ -105,9 +106,14 @@ def test_tensorrt_engine_matches_onnx_runtime_and_is_reloaded(model_dir, tmp_pat
     faces = np.random.default_rng(0).uniform(-1, 1, (4, 1, 64, 64)).astype(np.float32)
     reference = OnnxRuntimeBackend("cpu").load(path).run({"input": faces})[0]
     backend = TensorRTBackend(cache_root=tmp_path)
-    got = backend.load(path).run({"input": faces})[0]
+    model = backend.load(path)
+    got = model.run({"input": faces})[0]
     assert backend.built[EXPRESSION].startswith("built")
     assert np.abs(got - reference).max() < 2e-2  # FP16
+    import torch
+
+    on_gpu = model.run_device({"input": torch.from_numpy(faces).cuda()})[0]  # no host copy on the way in
+    assert np.array_equal(on_gpu, got)
     again = TensorRTBackend(cache_root=tmp_path)
     again.load(path)
     assert again.built[EXPRESSION] == "loaded"

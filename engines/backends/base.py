@@ -22,9 +22,14 @@ class CompiledModel(ABC):
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
     device: str  # what actually runs it, e.g. "CPUExecutionProvider"
+    device_type: str = "cpu"  # where its inputs can already lie: "cpu" or "cuda" (torch's device names)
 
     @abstractmethod
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]: ...
+
+    def run_device(self, feeds: dict) -> list[np.ndarray]:
+        """Like `run`, for inputs that are torch tensors already on `device_type`: no copy on the way in."""
+        raise NotImplementedError(f"{type(self).__name__} takes host arrays only")
 
 
 class InferenceBackend(ABC):

@@ -16,6 +16,7 @@ import numpy as np
 
 from engines.backends.base import CompiledModel, InferenceBackend, TensorSpec
 from engines.backends.engine_cache import EngineCache, EngineIdentity
+from engines.backends.shape_profile import profile_shapes
 from engines.errors import BackendError, ModelError
 from engines.model_assets import default_model_dir, sha256_file
 
@@ -23,8 +24,6 @@ INSTALL_HINT = (
     "TensorRT is not installed: `pip install tensorrt` (NVIDIA serves its wheels from its own package index) on a "
     "machine with an NVIDIA GPU and driver"
 )
-BATCH = (1, 8, 32)  # min, opt, max faces in one call
-SIDE = (64, 480, 1024)  # min, opt, max detector input side, px
 
 
 def _import():
@@ -41,17 +40,6 @@ def _import():
     return tensorrt, torch
 
 
-def profile_shapes(shape: tuple) -> tuple[tuple, tuple, tuple]:
-    """min/opt/max for one input: the first dynamic axis is the batch, further ones image sides."""
-    dims = [list(shape), list(shape), list(shape)]
-    for axis, size in enumerate(shape):
-        if size is None or (isinstance(size, int) and size < 0) or isinstance(size, str):
-            values = BATCH if axis == 0 else SIDE
-            for k in range(3):
-                dims[k][axis] = values[k]
-    return tuple(tuple(d) for d in dims)
-
-
 class TensorRTModel(CompiledModel):
     def __init__(self, engine, trt, torch):
         self._trt, self._torch = trt, torch
@@ -66,22 +54,35 @@ class TensorRTModel(CompiledModel):
         self.outputs = tuple(TensorSpec(n, tuple(engine.get_tensor_shape(n)), "tensor(float)") for n in self._outputs)
         self.device = f"TensorRT on {torch.cuda.get_device_name()}"
 
+    device_type = "cuda"
+
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         torch = self._torch
-        keep = []
         with torch.cuda.stream(self.stream):
-            for name in self._inputs:
-                x = torch.from_numpy(np.ascontiguousarray(feeds[name], dtype=np.float32)).cuda(non_blocking=True)
-                keep.append(x)
-                self.context.set_input_shape(name, tuple(x.shape))
-                self.context.set_tensor_address(name, x.data_ptr())
-            outputs = []
-            for name in self._outputs:
-                y = torch.empty(tuple(self.context.get_tensor_shape(name)), dtype=torch.float32, device="cuda")
-                outputs.append(y)
-                self.context.set_tensor_address(name, y.data_ptr())
-            if not self.context.execute_async_v3(self.stream.cuda_stream):
-                raise BackendError("TensorRT failed to run the engine")
+            inputs = {
+                name: torch.from_numpy(np.ascontiguousarray(feeds[name], dtype=np.float32)).cuda(non_blocking=True)
+                for name in self._inputs
+            }
+            return self._execute(inputs)
+
+    def run_device(self, feeds: dict) -> list[np.ndarray]:
+        """Inputs already on the GPU (cut there by `DeviceFrames`): their addresses go straight to the engine."""
+        self.stream.wait_stream(self._torch.cuda.current_stream())
+        with self._torch.cuda.stream(self.stream):
+            return self._execute({name: feeds[name].contiguous() for name in self._inputs})
+
+    def _execute(self, inputs: dict) -> list[np.ndarray]:
+        torch = self._torch
+        for name, x in inputs.items():
+            self.context.set_input_shape(name, tuple(x.shape))
+            self.context.set_tensor_address(name, x.data_ptr())
+        outputs = []
+        for name in self._outputs:
+            y = torch.empty(tuple(self.context.get_tensor_shape(name)), dtype=torch.float32, device="cuda")
+            outputs.append(y)
+            self.context.set_tensor_address(name, y.data_ptr())
+        if not self.context.execute_async_v3(self.stream.cuda_stream):
+            raise BackendError("TensorRT failed to run the engine")
         self.stream.synchronize()
         return [y.cpu().numpy() for y in outputs]
 

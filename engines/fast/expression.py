@@ -8,7 +8,8 @@ import numpy as np
 from engines.backends import CompiledModel
 from engines.contracts import EMOTIONS
 from engines.errors import ModelError
-from engines.fast.alignment import align_face
+from engines.fast.alignment import align_face, alignment_matrix
+from engines.fast.device_frames import DeviceImage
 from engines.model_assets import ModelAsset
 
 
@@ -53,10 +54,14 @@ class ExpressionClassifier:
         batch += self.offset
         return batch
 
-    def classify(self, image: np.ndarray, landmarks: list[np.ndarray]) -> np.ndarray:
+    def classify(self, image: np.ndarray | DeviceImage, landmarks: list[np.ndarray]) -> np.ndarray:
         """Probabilities over EMOTIONS, one row per face."""
         if not landmarks:
             return np.zeros((0, len(EMOTIONS)), dtype=np.float32)
+        if isinstance(image, DeviceImage):
+            matrices = [alignment_matrix(points, self.size, self.margin) for points in landmarks]
+            batch = image.face_crops(matrices, self.size, self.gray, self.scale, self.offset)
+            return self.model.run_device({self.input_name: batch})[0][:, self.order]
         return self.classify_batch(self.crops(image, landmarks))
 
     def classify_batch(self, batch: np.ndarray) -> np.ndarray:

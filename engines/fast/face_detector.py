@@ -11,6 +11,7 @@ import numpy as np
 
 from engines.backends import CompiledModel
 from engines.contracts import Detection
+from engines.fast.device_frames import DeviceImage
 from engines.model_assets import ModelAsset
 
 AUTO_MIN, AUTO_MAX = 320, 640
@@ -20,8 +21,8 @@ class FaceDetector(ABC):
     name: str
 
     @abstractmethod
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        """Faces in a BGR image, best first, in the image's pixel coordinates."""
+    def detect(self, image: np.ndarray | DeviceImage) -> list[Detection]:
+        """Faces in a BGR image (on the host, or already on the device), best first, in its pixel coordinates."""
 
     def describe(self) -> dict:
         return {"name": self.name}
@@ -75,13 +76,18 @@ class RetinaFaceDetector(FaceDetector):
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
 
+    def input_size_for(self, width: int, height: int) -> tuple[int, int, float]:
+        """The detector input's width and height for a frame, and the scale from frame to input."""
+        scale = min(1.0, self.size_for(width, height) / max(height, width))
+        if scale == 1.0:
+            return width, height, scale
+        return max(1, round(width * scale)), max(1, round(height * scale)), scale
+
     def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, float]:
         h, w = image.shape[:2]
-        scale = min(1.0, self.size_for(w, h) / max(h, w))
+        width, height, scale = self.input_size_for(w, h)
         if scale < 1.0:
-            image = cv2.resize(
-                image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
-            )
+            image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
         x = image.astype(np.float32)
         if self.swap_rb:
             x = x[..., ::-1]
@@ -93,9 +99,15 @@ class RetinaFaceDetector(FaceDetector):
             return self.input_size
         return int(min(max(max(width, height) // 2, AUTO_MIN), AUTO_MAX))
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        x, scale = self.preprocess(image)
-        loc, conf, landmarks = self.model.run({self.input_name: x})
+    def detect(self, image: np.ndarray | DeviceImage) -> list[Detection]:
+        if isinstance(image, DeviceImage):
+            h, w = image.shape[:2]
+            width, height, scale = self.input_size_for(w, h)
+            x = image.detector_input(width, height, self.mean, self.swap_rb)
+            loc, conf, landmarks = self.model.run_device({self.input_name: x})
+        else:
+            x, scale = self.preprocess(image)
+            loc, conf, landmarks = self.model.run({self.input_name: x})
         height, width = x.shape[2], x.shape[3]
         return self.decode(loc[0], conf[0], landmarks[0], width, height, scale)
 
@@ -169,7 +181,9 @@ class InsightFacePackDetector(FaceDetector):
         self.name = f"insightface:{self.path.name}"
         self.input_size = input_size
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def detect(self, image: np.ndarray | DeviceImage) -> list[Detection]:
+        if isinstance(image, DeviceImage):  # insightface preprocesses on the host itself
+            image = image.host
         boxes, points = self.model.detect(image, max_num=0)
         if points is None:
             return []
