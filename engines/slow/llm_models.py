@@ -59,6 +59,19 @@ PACKAGED = {
     ),
 }
 DEFAULT_LLM = "smollm2-135m"
+TRAINED_LLM = "emolens-explainer"  # `emolens train-explainer` writes TRAINED_LLM.gguf (+ .json) into the model folder
+_said: set[str] = set()
+
+
+def trained_path(model_dir: Path | None = None) -> Path:
+    return (model_dir or default_model_dir()) / f"{TRAINED_LLM}.gguf"
+
+
+def say_once(line: str, progress=print) -> None:
+    """A fallback worth one line per process, not one per window or per worker."""
+    if line not in _said:
+        _said.add(line)
+        progress(line)
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,7 @@ class GgufModel:
     sha256: str
     size: int
     source: str
+    prompt: str = "few-shot"  # the prompt style it answers to (engines/slow/prompt.py PREFIXES)
 
     def summary(self) -> dict:
         return {
@@ -78,6 +92,7 @@ class GgufModel:
             "sha256": self.sha256,
             "size": self.size,
             "source": self.source,
+            "prompt": self.prompt,
         }
 
 
@@ -95,17 +110,38 @@ def _check_magic(path: Path) -> None:
         raise ModelError(f"{path} is not a GGUF file (it starts with {head!r}, not {GGUF_MAGIC!r})")
 
 
-def resolve_llm(spec: str | Path | None = None, model_dir: Path | None = None) -> GgufModel:
-    """`spec`: a packaged model's name (default: smollm2-135m) or a path to a local .gguf file."""
-    spec = spec or DEFAULT_LLM
+def resolve_llm(spec: str | Path | None = None, model_dir: Path | None = None, progress=None) -> GgufModel:
+    """`spec`: a packaged model's name, `emolens-explainer`, or a path to a local .gguf file. None: the trained
+    explainer when `emolens train-explainer` has built one, else the packaged base (said once through
+    `progress`)."""
+    if spec is None:
+        trained = trained_path(model_dir)
+        if trained.exists():
+            return _user_file(trained, TRAINED_LLM)
+        if progress:
+            say_once(
+                f"explainer: no trained model at {trained} (`emolens train-explainer` builds one); "
+                f"using the packaged {DEFAULT_LLM}",
+                progress,
+            )
+        spec = DEFAULT_LLM
+    if str(spec) == TRAINED_LLM:
+        trained = trained_path(model_dir)
+        if not trained.exists():
+            raise ModelError(f"no trained explainer at {trained}: build it with `emolens train-explainer`")
+        return _user_file(trained, TRAINED_LLM)
     if str(spec) in PACKAGED:
         return _packaged(PACKAGED[str(spec)], model_dir or default_model_dir())
     path = Path(spec).expanduser()
     if not path.is_file():
         raise ModelError(
-            f"explainer model {spec} not found: give a .gguf file or one of {', '.join(PACKAGED)} "
-            f"(default {DEFAULT_LLM})"
+            f"explainer model {spec} not found: give a .gguf file or one of {', '.join(PACKAGED)}, {TRAINED_LLM} "
+            f"(default: {TRAINED_LLM} when trained, else {DEFAULT_LLM})"
         )
+    return _user_file(path, path.stem)
+
+
+def _user_file(path: Path, name: str) -> GgufModel:
     if path.stat().st_size < 1 << 20:
         raise ModelError(f"{path} is only {path.stat().st_size} bytes: a truncated or wrong file, not a model")
     _check_magic(path)
@@ -117,9 +153,11 @@ def resolve_llm(spec: str | Path | None = None, model_dir: Path | None = None) -
             raise ModelError(f"manifest {manifest} is unreadable: {exc}") from exc
         problem = file_problem(path, expected["size"], expected["sha256"])
         if problem:
-            raise ModelError(f"explainer model {path} {problem} (per {manifest.name}); restore or rebuild it")
-        return GgufModel(path.stem, path, expected["sha256"], expected["size"], f"user file with {manifest.name}")
-    return GgufModel(path.stem, path, sha256_file(path), path.stat().st_size, "user file (no manifest)")
+            fix = "`emolens train-explainer` rebuilds it" if name == TRAINED_LLM else "restore or rebuild it"
+            raise ModelError(f"explainer model {path} {problem} (per {manifest.name}); {fix}")
+        source = expected.get("source", f"user file with {manifest.name}")
+        return GgufModel(name, path, expected["sha256"], expected["size"], source, expected.get("prompt", "few-shot"))
+    return GgufModel(name, path, sha256_file(path), path.stat().st_size, "user file (no manifest)")
 
 
 def _packaged(model: PackagedGguf, model_dir: Path) -> GgufModel:

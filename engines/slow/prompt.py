@@ -108,10 +108,13 @@ def _answer(answer: dict) -> str:
 
 
 PREFIX = INSTRUCTIONS + "".join(render_facts(facts) + _answer(answer) + "\n\n" for facts, answer in EXAMPLES)
+# A packaged base model needs the worked examples; emolens' trained explainer learnt the task and reads the
+# window's facts alone (a third of the prompt). Its manifest names the style it was trained with.
+PREFIXES = {"few-shot": PREFIX, "facts-only": INSTRUCTIONS}
 
 
-def build_prompt(evidence: Evidence) -> str:
-    return PREFIX + render_facts(evidence.facts)
+def build_prompt(evidence: Evidence, style: str = "few-shot") -> str:
+    return PREFIXES[style] + render_facts(evidence.facts)
 
 
 def _literal(text: str) -> str:

@@ -6,6 +6,8 @@ evidence does not hold, so it must always pass the grounding check itself.
 
 from __future__ import annotations
 
+import re
+
 from engines.contracts import Evidence
 
 
@@ -13,7 +15,7 @@ def template_answer(evidence: Evidence) -> dict:
     label_fact, *rest = evidence.facts
     _, p1, p2 = label_fact.numbers
     head = f"{evidence.label.capitalize()} at {p1}, next {evidence.second_label} at {p2}"
-    parts = [head] + [fact.text for fact in rest]
+    parts = [head] + [_stated(fact.cue, fact.text, evidence) for fact in rest]
     cues = [fact.cue for fact in rest] or [label_fact.cue]
     return {
         "label": evidence.label,
@@ -21,3 +23,10 @@ def template_answer(evidence: Evidence) -> dict:
         "cues": cues,
         "explanation": "; ".join(parts) + ".",
     }
+
+
+def _stated(cue: str, text: str, evidence: Evidence) -> str:
+    """A conflict's description repeats the voice fact's figures in brackets; said once is enough."""
+    if cue == "conflict" and "voice" in evidence.cue_ids:
+        return re.sub(r" \([^)]*\)", "", text)
+    return text
