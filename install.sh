@@ -51,7 +51,7 @@ if [ "$gpu" -eq 1 ]; then
     # insightface pulls the CPU onnxruntime; both write the same folder, so the GPU build goes last.
     .venv/bin/python -m pip install -q --force-reinstall --no-deps onnxruntime-gpu
     .venv/bin/python -c 'import onnxruntime as o; assert "CUDAExecutionProvider" in o.get_available_providers(), "onnxruntime-gpu did not install"'
-    .venv/bin/python -c 'import torch; print("preprocessing on the GPU:", "available" if torch.cuda.is_available() else "off (this torch build sees no CUDA GPU; frames are cut on the host)")'
+    .venv/bin/python -c 'import torch; print("PyTorch on the GPU (preprocessing, --backend torch-cuda):", "available" if torch.cuda.is_available() else "off (this torch build sees no CUDA GPU; frames are cut on the host)")'
 fi
 
 step "Models (converted from the weights installed packages carry; nothing is downloaded)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import subprocess
 import sys
@@ -14,6 +15,20 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 DATA = Path(__file__).parent / "data"
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="needs torch (pip install -e '.[dev]' installs it)")
+
+
+def has_cuda() -> bool:
+    """A CUDA GPU that torch can use (a CUDA build of torch and a driver)."""
+    if not HAS_TORCH:
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+needs_cuda = pytest.mark.skipif(not has_cuda(), reason="needs a CUDA GPU and a CUDA build of torch (neither is here)")
 GROUP_CLIP = DATA / "group_pan.mp4"
 PORTRAIT_CLIP = DATA / "portrait_zoom.mp4"
 EMOLENS = Path(sys.executable).parent / "emolens"

@@ -39,7 +39,7 @@ def test_gpu_backend_on_a_machine_without_cuda_falls_back_and_says_so():
 
 
 def test_unknown_backend_lists_the_choices():
-    with pytest.raises(BackendError, match="auto, tensorrt, onnxruntime-gpu, onnxruntime-cpu"):
+    with pytest.raises(BackendError, match="auto, tensorrt, onnxruntime-gpu, torch-cuda, onnxruntime-cpu, torch-cpu"):
         choose_backend("tensorflow")
 
 

@@ -7,12 +7,11 @@ skip with the reason elsewhere.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import numpy as np
 import pytest
-from conftest import GROUP_CLIP, PORTRAIT_CLIP, run_emolens
+from conftest import GROUP_CLIP, PORTRAIT_CLIP, has_cuda, needs_cuda, needs_torch, run_emolens
 
 from app.assembly import choose_preprocessing
 from app.bench import load_frames
@@ -20,17 +19,6 @@ from engines.backends.onnxruntime_backend import GPU_PROVIDERS, OnnxRuntimeBacke
 from engines.errors import BackendError
 from engines.fast.pipeline import FastPath
 from engines.model_assets import DETECTOR, EXPRESSION
-
-HAS_TORCH = importlib.util.find_spec("torch") is not None
-needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="needs torch (pip install -e '.[dev]' installs it)")
-
-
-def _cuda() -> bool:
-    if not HAS_TORCH:
-        return False
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def _onnxruntime_gpu() -> bool:
@@ -81,7 +69,7 @@ def test_preprocessing_on_the_device_finds_the_same_faces_and_expressions(detect
     _check_same_faces(detector, classifier, DeviceFrames("cpu"), group_frames)
 
 
-@pytest.mark.skipif(not _cuda(), reason="needs a CUDA GPU and a CUDA build of torch (neither is here)")
+@needs_cuda
 def test_preprocessing_on_a_cuda_gpu_finds_the_same_faces_and_expressions(detector, classifier, group_frames):
     from engines.fast.device_frames import DeviceFrames
 
@@ -122,7 +110,7 @@ def test_preprocessing_stays_on_the_host_unless_the_device_pays_or_is_asked_for(
     frames, why = choose_preprocessing("auto", "cpu")
     assert frames is None and why == "host (OpenCV): the models run on the CPU"
     assert choose_preprocessing("host", "cuda") == (None, "host (OpenCV), as asked")
-    if not _cuda():
+    if not has_cuda():
         frames, why = choose_preprocessing("auto", "cuda")
         assert frames is None and why.startswith("host (OpenCV): ")
         with pytest.raises(BackendError, match="preprocessing on"):

@@ -24,6 +24,15 @@ def _onnxruntime(device: str) -> Callable[[int], InferenceBackend]:
     return make
 
 
+def _torch(device: str) -> Callable[[int], InferenceBackend]:
+    def make(threads: int) -> InferenceBackend:
+        from engines.backends.torch_backend import TorchBackend
+
+        return TorchBackend(device, threads)
+
+    return make
+
+
 def _tensorrt(threads: int) -> InferenceBackend:
     from engines.backends.tensorrt_backend import TensorRTBackend
 
@@ -34,7 +43,9 @@ def _tensorrt(threads: int) -> InferenceBackend:
 BACKENDS: dict[str, Callable[[int], InferenceBackend]] = {
     "tensorrt": _tensorrt,
     "onnxruntime-gpu": _onnxruntime("gpu"),
+    "torch-cuda": _torch("cuda"),  # PyTorch's wheels carry their own CUDA: works where onnxruntime-gpu's does not load
     "onnxruntime-cpu": _onnxruntime("cpu"),
+    "torch-cpu": _torch("cpu"),  # the same graph runner on the CPU: a check of torch-cuda anywhere, not a speed-up
 }
 
 
