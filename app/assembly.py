@@ -184,6 +184,7 @@ def build_voice(spec: str, live: bool, options: AudioOptions, t0: float):
     `problem` in the answer says the user should be told (a camera with no microphone, a missing model)."""
     from capture.audio_file import has_audio, read_audio
     from capture.microphone import AudioUnavailable, MicrophoneSource
+    from capture.source import CaptureError
     from engines.errors import ModelError
     from engines.voice.live_voice import LiveVoice
     from engines.voice.vad import SileroVad
@@ -201,7 +202,11 @@ def build_voice(spec: str, live: bool, options: AudioOptions, t0: float):
         except AudioUnavailable as exc:
             return None, {"audio": f"off: {exc}", "problem": True}
         return LiveVoice(mic, vad, t0), {"audio": mic.description, "vad": vad.describe()}
-    if not has_audio(spec):
+    try:
+        present = has_audio(spec)
+    except CaptureError as exc:
+        return None, {"audio": f"off: {exc}", "problem": True}
+    if not present:
         return None, {"audio": "off: the file has no sound track"}
     return VoiceTrack.of_samples(read_audio(spec), vad), {
         "audio": f"sound track of {Path(spec).name}",

@@ -11,9 +11,16 @@ from capture.source import CaptureError
 RATE = 16000
 
 
-def has_audio(path: str | Path) -> bool:
-    import av
+def _av():
+    try:
+        import av
+    except ImportError as exc:
+        raise CaptureError("PyAV is not installed, so no sound can be read from a file: pip install av") from exc
+    return av
 
+
+def has_audio(path: str | Path) -> bool:
+    av = _av()
     try:
         with av.open(str(path)) as container:
             return bool(container.streams.audio)
@@ -23,7 +30,7 @@ def has_audio(path: str | Path) -> bool:
 
 def read_audio(path: str | Path, rate: int = RATE) -> np.ndarray:
     """The whole first audio track as float32 mono at `rate`; time 0 is the file's start, as for its frames."""
-    import av
+    av = _av()
 
     try:
         container = av.open(str(path))

@@ -176,6 +176,19 @@ def test_with_no_microphone_the_session_runs_on_video_alone(model_dir):
     assert info["audio"].startswith("off: no audio: cannot open microphone no such microphone")
 
 
+def test_without_pyav_a_file_runs_on_video_alone_and_says_why(model_dir, monkeypatch):
+    import sys
+
+    from app.assembly import AudioOptions, build_voice
+
+    voice, info = build_voice(str(TALKING_CLIP), False, AudioOptions(), 0.0)
+    assert voice is not None and info["audio"] == "sound track of talking_neutral.mp4"
+    monkeypatch.setitem(sys.modules, "av", None)  # what `import av` meets where PyAV is not installed
+    voice, info = build_voice(str(TALKING_CLIP), False, AudioOptions(), 0.0)
+    assert voice is None and info["problem"]
+    assert info["audio"] == "off: PyAV is not installed, so no sound can be read from a file: pip install av"
+
+
 def test_a_microphone_that_goes_away_mid_session_is_logged_and_the_video_goes_on(model_dir, tmp_path):
     from conftest import pulse_server
 
