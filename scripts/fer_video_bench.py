@@ -5,6 +5,7 @@ fer is timed on its analysis (Haar cascade detection + mini-Xception on every fr
 """
 
 import json
+import os
 import sys
 import tempfile
 import time
@@ -12,11 +13,13 @@ import time
 from fer.classes import Video
 from fer.fer import FER
 
-path, repeats = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 3
+path, repeats = os.path.abspath(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 3
+home = os.getcwd()
 detector = FER(mtcnn=False)
 runs = []
 for _ in range(repeats):
     with tempfile.TemporaryDirectory() as out:
+        os.chdir(out)  # fer's analyze writes a data.csv into the working folder
         video = Video(path, outdir=out)
         start = time.perf_counter()
         result = video.analyze(
@@ -29,5 +32,6 @@ for _ in range(repeats):
             zip_images=False,
         )
         seconds = time.perf_counter() - start
+        os.chdir(home)
     runs.append({"frames": len(result), "seconds": seconds, "fps": len(result) / seconds})
 print(json.dumps({"tool": "fer", "input": path, "runs": runs}))
