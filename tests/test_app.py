@@ -18,6 +18,7 @@ pytest.importorskip("PyQt6")
 from PyQt6.QtCore import Qt  # noqa: E402
 
 from app.gui.preferences import Preferences, PreferencesStore  # noqa: E402
+from engines.slow.llm_models import resolve_llm  # noqa: E402
 
 
 @pytest.fixture
@@ -80,7 +81,8 @@ def test_main_window_runs_a_live_session_on_the_bundled_clip(qtbot, store, tmp_p
     assert x.trigger in first.text() and x.text in first.text() and f"face #{x.track_id}" in first.text()
     assert x.text and window.explanations.live.text()
     assert window.status.last is not None and window.status.last.processed_fps > 5
-    assert "onnxruntime" in window.status.models.text() and "smollm2" in window.status.models.text()
+    explainer = resolve_llm(None, model_dir).name  # the trained one, which export_models built from the adapter
+    assert "onnxruntime" in window.status.models.text() and f"explainer {explainer}" in window.status.models.text()
 
     qtbot.keyClick(window.video, Qt.Key.Key_Space)
     assert not window.control.running and window.start_action.text() == "Start"

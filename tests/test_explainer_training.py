@@ -7,6 +7,7 @@ import json
 import re
 from collections import Counter
 
+import gguf
 import numpy as np
 import pytest
 from conftest import GROUP_CLIP, run_emolens
@@ -18,7 +19,6 @@ from engines.slow.llm_models import DEFAULT_LLM, TRAINED_LLM, resolve_llm, train
 from engines.slow.prompt import _written
 from training.explainer_data import CLIP_SPLITS, build_examples, sampled_track
 
-gguf = pytest.importorskip("gguf", reason="the export needs the gguf package (pip install -e '.[dev]')")
 torch = pytest.importorskip("torch", reason="the adapter is torch tensors (pip install -e '.[dev]')")
 
 
@@ -128,12 +128,22 @@ def test_without_a_trained_model_the_base_is_used_and_said_once(tmp_path, model_
     again = resolve_llm(None, empty, progress=lines.append)
     assert first.name == again.name == DEFAULT_LLM and first.prompt == "few-shot"
     assert len(lines) == 1 and "no trained model" in lines[0] and "emolens train-explainer" in lines[0]
+    assert "emolens export-models" in lines[0]
     with pytest.raises(ModelError, match="train-explainer"):
         resolve_llm(TRAINED_LLM, empty)
 
+    # a model folder with the face models but no explainer GGUF (one that export-models did not complete)
+    empty.mkdir()
+    for path in model_dir.glob("*"):
+        if path.suffix in (".onnx", ".json") and not path.name.startswith(TRAINED_LLM):
+            (empty / path.name).write_bytes(path.read_bytes())
     out = tmp_path / "session"
-    proc = run_emolens("analyze", str(GROUP_CLIP), "--out", str(out), "--explain", "--quiet", "--max-frames", "45")
+    proc = run_emolens(
+        "analyze", str(GROUP_CLIP), "--out", str(out), "--explain", "--quiet", "--max-frames", "45",
+        env_extra={"EMOLENS_MODEL_DIR": str(empty)},
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
+    assert not trained_path(empty).exists()  # a session does not build models behind the user's back
     assert proc.stderr.count("no trained model") == 1, proc.stderr
     model = json.loads((out / "session.json").read_text())["explainer"]["model"]
     assert model["name"] == DEFAULT_LLM and "no trained model" in model["note"]

@@ -235,7 +235,7 @@ def test_fit_gate_covers_every_uncertain_window_within_the_target(group_windows)
 
 
 def test_packaged_model_is_verified(model_dir):
-    model = resolve_llm()
+    model = resolve_llm("smollm2-135m")  # the default is the trained explainer built from it (test_shipped_explainer)
     assert model.name == "smollm2-135m" and model.size == 98362432 and model.path.read_bytes()[:4] == b"GGUF"
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engines.model_assets import default_model_dir
-from engines.slow.llm_models import DEFAULT_LLM, resolve_llm, trained_path
+from engines.slow.llm_models import DEFAULT_LLM, TRAINED_LLM, resolve_llm, trained_path
 from training.explainer_data import PROMPT_STYLE, build_examples, data_hash, write_jsonl
 from training.lora import TrainSettings, import_training, train_lora
 
@@ -62,12 +62,28 @@ def train_explainer(
         progress(f"  trained in {log['seconds'] / 60:.1f} min; adapter saved to {checkpoint}")
 
     from export.models.explainer_gguf import write_merged_gguf
+    from export.models.shipped_explainer import read_adapter, write_adapter, write_adapter_manifest
+
+    # The adapter as it would ship (float16), and the GGUF merged from exactly that, so that what is evaluated
+    # here is what an install that merges the shipped adapter gets.
+    adapter_path = work / f"{TRAINED_LLM}-lora.npz"
+    base_info = {"name": base.name, "sha256": base.sha256, "source": base.source}
+    data_info = {"sha256": digest, **{k: len(v) for k, v in splits.items()}, "sampled_tracks": sampled_tracks}
+    about = {
+        "prompt": PROMPT_STYLE,
+        "base": base_info,
+        "data": data_info,
+        "training": {"settings": settings.as_dict(), "loss": log["loss"][-10:], "validation": log["validation_loss"]},
+        "quantization": quant,
+        "metrics": "not evaluated yet",
+    }
+    shipped = write_adapter(adapter, adapter_path, about)
+    portable, _ = read_adapter(adapter_path)
 
     out = trained_path(model_dir)
     progress(f"[3/4] export: merge the adapter into {base.name}'s weights, write GGUF, quantise to {quant}")
-    export = write_merged_gguf(base.path, adapter, out, quant, progress=lambda line: progress(f"  {line}"))
-
-    manifest = _manifest(out, export["sha256"], base, digest, splits, sampled_tracks, settings, log, quant, None)
+    export = write_merged_gguf(base.path, portable, out, quant, progress=lambda line: progress(f"  {line}"))
+    manifest = _manifest(out, export["sha256"], base, about, shipped["sha256"], adapter_path)
     out.with_name(out.name + ".json").write_text(json.dumps(manifest, indent=2))
 
     from training.evaluation import evaluate_explainers
@@ -77,24 +93,29 @@ def train_explainer(
     metrics = evaluate_explainers(test, base, out, progress=lambda line: progress(f"  {line}"))
     (work / "evaluation.json").write_text(json.dumps(metrics, indent=2))
 
-    manifest = _manifest(out, export["sha256"], base, digest, splits, sampled_tracks, settings, log, quant, metrics)
+    about["metrics"] = metrics["summary"]
+    about["evaluated_gguf_sha256"] = export["sha256"]  # an install merging this adapter can say it got the same
+    shipped = write_adapter_manifest(adapter_path, adapter["scaling"], adapter["rank"], about)  # with the figures
+    manifest = _manifest(out, export["sha256"], base, about, shipped["sha256"], adapter_path)
     manifest["seconds"] = round(time.perf_counter() - started, 1)
     out.with_name(out.name + ".json").write_text(json.dumps(manifest, indent=2))
     progress(f"wrote {out} ({out.stat().st_size / 1e6:.0f} MB) and its manifest; the app now uses it")
+    progress(f"to ship this adapter with emolens: cp {adapter_path}* export/models/assets/")
     return manifest
 
 
-def _manifest(out, sha256, base, digest, splits, sampled_tracks, settings, log, quant, metrics) -> dict:
+def _manifest(out: Path, sha256: str, base, about: dict, adapter_sha256: str, adapter_path: Path) -> dict:
     return {
-        "name": "emolens-explainer",
+        "name": TRAINED_LLM,
         "file": out.name,
         "size": out.stat().st_size,
         "sha256": sha256,
-        "prompt": PROMPT_STYLE,
-        "source": f"emolens train-explainer: LoRA on {base.name} ({base.sha256[:12]}), merged, {quant}",
+        "prompt": about["prompt"],
+        "source": f"emolens train-explainer: LoRA on {base.name} ({base.sha256[:12]}), merged, {about['quantization']}",
+        "adapter": {"shipped": False, "sha256": adapter_sha256, "file": str(adapter_path)},  # trained here: kept
         "base": base.summary(),
-        "data": {"sha256": digest, **{k: len(v) for k, v in splits.items()}, "sampled_tracks": sampled_tracks},
-        "training": {"settings": settings.as_dict(), "loss": log["loss"][-10:], "validation": log["validation_loss"]},
-        "quantization": quant,
-        "metrics": metrics["summary"] if metrics else "not evaluated yet",
+        "data": about["data"],
+        "training": about["training"],
+        "quantization": about["quantization"],
+        "metrics": about["metrics"],
     }

@@ -120,8 +120,8 @@ def resolve_llm(spec: str | Path | None = None, model_dir: Path | None = None, p
             return _user_file(trained, TRAINED_LLM)
         if progress:
             say_once(
-                f"explainer: no trained model at {trained} (`emolens train-explainer` builds one); "
-                f"using the packaged {DEFAULT_LLM}",
+                f"explainer: no trained model at {trained} (`emolens export-models` builds it from the shipped "
+                f"adapter in seconds; `emolens train-explainer` trains one); using the packaged {DEFAULT_LLM}",
                 progress,
             )
         spec = DEFAULT_LLM

@@ -10,6 +10,7 @@ moved into place only when complete.
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +33,8 @@ SKIPPED_KEYS = ("general.architecture", "general.file_type", "general.quantizati
 
 
 def gguf_deltas(adapter: dict) -> dict[str, np.ndarray]:
-    """GGUF tensor name (blk.N.ffn_up.weight) -> the float32 delta scaling * B @ A, from peft's adapter weights."""
+    """GGUF tensor name (blk.N.ffn_up.weight) -> the float32 delta scaling * B @ A, from peft's adapter weights
+    (torch tensors or numpy arrays)."""
     weights, scaling = adapter["weights"], adapter["scaling"]
     deltas = {}
     for name, a in weights.items():
@@ -44,8 +46,16 @@ def gguf_deltas(adapter: dict) -> dict[str, np.ndarray]:
         kind = module.split(f".layers.{layer}.")[1]
         if kind not in GGUF_NAMES:
             raise ModelError(f"the adapter trains {kind}, which this export does not map to a GGUF tensor")
-        deltas[f"blk.{layer}.{GGUF_NAMES[kind]}.weight"] = (scaling * (b.float() @ a.float())).numpy()
+        delta = scaling * (float32_array(b) @ float32_array(a))
+        deltas[f"blk.{layer}.{GGUF_NAMES[kind]}.weight"] = delta.astype(np.float32)
     return deltas
+
+
+def float32_array(weight) -> np.ndarray:
+    """torch tensors (as training leaves them) or numpy arrays (as the shipped adapter is read)."""
+    if hasattr(weight, "detach"):
+        weight = weight.detach().float().cpu().numpy()
+    return np.asarray(weight, dtype=np.float32)
 
 
 def _copy_metadata(reader, writer) -> None:
@@ -111,6 +121,12 @@ def _quantize(source: Path, target: Path, quant: str) -> None:
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = getattr(llama_cpp, QUANT_TYPES[quant])
     params.nthread = os.cpu_count() or 1
-    status = llama_cpp.llama_model_quantize(str(source).encode(), str(target).encode(), ctypes.byref(params))
+    log = logging.getLogger("llama-cpp-python")  # llama-cpp-python prints llama.cpp's log at this logger's level
+    level = log.level
+    log.setLevel(logging.ERROR)  # not a line per tensor
+    try:
+        status = llama_cpp.llama_model_quantize(str(source).encode(), str(target).encode(), ctypes.byref(params))
+    finally:
+        log.setLevel(level)
     if status != 0 or not target.exists():
         raise ModelError(f"llama.cpp could not quantise {source} to {quant} (status {status})")
