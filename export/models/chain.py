@@ -264,7 +264,7 @@ def export_models(
         try:
             manifest = build_from_shipped(model_dir, progress=progress)
         except ModelError as exc:
-            progress(f"explainer: not built from the shipped adapter ({exc}); sessions use the packaged base")
+            progress(f"explainer: not built from the shipped adapter: {exc}")
         else:
             if manifest:
                 written.append(manifest)
