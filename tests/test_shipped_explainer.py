@@ -47,7 +47,7 @@ def test_export_models_builds_the_trained_explainer_once_from_the_shipped_adapte
     assert build_from_shipped(model_dir, progress=lines.append) is None and lines == []
 
 
-def test_a_changed_adapter_rebuilds_but_a_model_the_user_trained_is_kept(tmp_path, model_dir):
+def test_a_changed_adapter_is_due_a_rebuild_but_a_model_the_user_trained_is_kept(tmp_path, model_dir):
     folder = tmp_path / "models"
     folder.mkdir()
     for name in (f"{TRAINED_LLM}.gguf", f"{TRAINED_LLM}.gguf.json"):
