@@ -62,7 +62,12 @@ def train_explainer(
         progress(f"  trained in {log['seconds'] / 60:.1f} min; adapter saved to {checkpoint}")
 
     from export.models.explainer_gguf import write_merged_gguf
-    from export.models.shipped_explainer import read_adapter, write_adapter, write_adapter_manifest
+    from export.models.shipped_explainer import (
+        explainer_manifest,
+        read_adapter,
+        write_adapter,
+        write_adapter_manifest,
+    )
 
     # The adapter as it would ship (float16), and the GGUF merged from exactly that, so that what is evaluated
     # here is what an install that merges the shipped adapter gets.
@@ -81,9 +86,12 @@ def train_explainer(
     portable, _ = read_adapter(adapter_path)
 
     out = trained_path(model_dir)
+    source = f"emolens train-explainer: LoRA on {base.name} ({base.sha256[:12]}), merged"
+
+    trained_here = {"shipped": False, "sha256": shipped["sha256"], "file": str(adapter_path)}  # never replaced
     progress(f"[3/4] export: merge the adapter into {base.name}'s weights, write GGUF, quantise to {quant}")
     export = write_merged_gguf(base.path, portable, out, quant, progress=lambda line: progress(f"  {line}"))
-    manifest = _manifest(out, export["sha256"], base, about, shipped["sha256"], adapter_path)
+    manifest = explainer_manifest(out, export["sha256"], base, about, trained_here, source)
     out.with_name(out.name + ".json").write_text(json.dumps(manifest, indent=2))
 
     from training.evaluation import evaluate_explainers
@@ -95,27 +103,10 @@ def train_explainer(
 
     about["metrics"] = metrics["summary"]
     about["evaluated_gguf_sha256"] = export["sha256"]  # an install merging this adapter can say it got the same
-    shipped = write_adapter_manifest(adapter_path, adapter["scaling"], adapter["rank"], about)  # with the figures
-    manifest = _manifest(out, export["sha256"], base, about, shipped["sha256"], adapter_path)
+    write_adapter_manifest(adapter_path, adapter["scaling"], adapter["rank"], about)  # now with the figures
+    manifest = explainer_manifest(out, export["sha256"], base, about, trained_here, source)
     manifest["seconds"] = round(time.perf_counter() - started, 1)
     out.with_name(out.name + ".json").write_text(json.dumps(manifest, indent=2))
     progress(f"wrote {out} ({out.stat().st_size / 1e6:.0f} MB) and its manifest; the app now uses it")
     progress(f"to ship this adapter with emolens: cp {adapter_path}* export/models/assets/")
     return manifest
-
-
-def _manifest(out: Path, sha256: str, base, about: dict, adapter_sha256: str, adapter_path: Path) -> dict:
-    return {
-        "name": TRAINED_LLM,
-        "file": out.name,
-        "size": out.stat().st_size,
-        "sha256": sha256,
-        "prompt": about["prompt"],
-        "source": f"emolens train-explainer: LoRA on {base.name} ({base.sha256[:12]}), merged, {about['quantization']}",
-        "adapter": {"shipped": False, "sha256": adapter_sha256, "file": str(adapter_path)},  # trained here: kept
-        "base": base.summary(),
-        "data": about["data"],
-        "training": about["training"],
-        "quantization": about["quantization"],
-        "metrics": about["metrics"],
-    }

@@ -242,12 +242,10 @@ def _real_face_batch(model_dir: Path, classifier) -> np.ndarray:
     return batch
 
 
-def export_models(
-    model_dir: Path | None = None, force: bool = False, progress: Progress = print, explainer: bool = True
-) -> list[dict]:
+def export_models(model_dir: Path | None = None, force: bool = False, progress: Progress = print) -> list[dict]:
     """Export whatever is missing (or everything with `force`); returns the manifests written.
 
-    With `explainer`, the shipped LoRA adapter is also merged into the packaged base
+    The shipped LoRA adapter is also merged into the packaged base
     (export/models/shipped_explainer.py) when that GGUF is missing or stale. The
     explainer is optional: where it cannot be built, one line says why and the
     sessions use the packaged base.
@@ -258,14 +256,13 @@ def export_models(
     for name, export in ((DETECTOR, export_detector), (EXPRESSION, export_expression)):
         if force or not is_exported(model_dir, name):
             written.append(export(model_dir, progress))
-    if explainer:
-        from export.models.shipped_explainer import build_from_shipped
+    from export.models.shipped_explainer import build_from_shipped
 
-        try:
-            manifest = build_from_shipped(model_dir, progress=progress)
-        except ModelError as exc:
-            progress(f"explainer: not built from the shipped adapter: {exc}")
-        else:
-            if manifest:
-                written.append(manifest)
+    try:
+        manifest = build_from_shipped(model_dir, progress=progress)
+    except ModelError as exc:
+        progress(f"explainer: not built from the shipped adapter: {exc}")
+    else:
+        if manifest:
+            written.append(manifest)
     return written

@@ -115,20 +115,10 @@ def build_from_shipped(
     progress(f"explainer: {why}; merging the shipped adapter into {base.name} (a few seconds, once)")
     out = trained_path(model_dir)
     export = write_merged_gguf(base.path, weights, out, about["quantization"], progress=lambda line: None)
+    source = f"shipped adapter {about['sha256'][:12]} merged into {base.name} ({base.sha256[:12]})"
+    adapter_info = {"shipped": True, "sha256": about["sha256"], "file": str(adapter)}
     manifest = {
-        "name": TRAINED_LLM,
-        "file": out.name,
-        "size": export["size"],
-        "sha256": export["sha256"],
-        "prompt": about["prompt"],
-        "source": f"shipped adapter {about['sha256'][:12]} merged into {base.name} ({base.sha256[:12]}), "
-        f"{about['quantization']}",
-        "adapter": {"shipped": True, "sha256": about["sha256"], "file": str(adapter)},
-        "base": base.summary(),
-        "data": about["data"],
-        "training": about["training"],
-        "quantization": about["quantization"],
-        "metrics": about["metrics"],
+        **explainer_manifest(out, export["sha256"], base, about, adapter_info, source),
         # the file the metrics were measured on, to the byte (a different BLAS may round a last bit otherwise)
         "same_as_evaluated": export["sha256"] == about.get("evaluated_gguf_sha256"),
         "seconds": round(time.perf_counter() - started, 1),
@@ -137,3 +127,22 @@ def build_from_shipped(
     same = "byte for byte" if manifest["same_as_evaluated"] else "not byte for byte"
     progress(f"explainer: wrote {out} ({export['size'] / 1e6:.0f} MB; {same} the file its figures were measured on)")
     return manifest
+
+
+def explainer_manifest(out: Path, sha256: str, base, about: dict, adapter: dict, source: str) -> dict:
+    """What `emolens-explainer.gguf.json` says, whether the GGUF was trained here or merged from the shipped
+    adapter: `adapter.shipped` tells the two apart (a shipped one may be replaced, a trained one never)."""
+    return {
+        "name": TRAINED_LLM,
+        "file": out.name,
+        "size": out.stat().st_size,
+        "sha256": sha256,
+        "prompt": about["prompt"],
+        "source": f"{source}, {about['quantization']}",
+        "adapter": adapter,
+        "base": base.summary(),
+        "data": about["data"],
+        "training": about["training"],
+        "quantization": about["quantization"],
+        "metrics": about["metrics"],
+    }
