@@ -1,16 +1,13 @@
-"""`emolens analyze`: run the fast path headless over a file, an image or a camera, and write the session folder.
+"""`emolens analyze`: the pipeline headless over a file, an image or a camera, into a session folder.
 
-The folder is the one the app's Record button writes (`SessionRecorder`): a
-killed run leaves it readable, a full disk stops the run with what was written
-kept. With an explainer, the gate's decisions go to events.jsonl and the
-explanations to explanations.jsonl. On a file every gated window is explained
-(the explainer catches up after the last frame); on a camera, or a file played
-in real time, the newest request wins, as in the app.
+What is analyze's own: opening the input, the folder's lock and the check that
+nothing is overwritten, a progress bar, and stopping cleanly. SIGTERM or Ctrl-C
+at any moment (the explainer's last answers included) closes the folder as
+`stopped`, with its Parquet file and report; the explainer is ended at once.
 """
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import sys
 from dataclasses import replace
@@ -18,18 +15,16 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from app.assembly import AudioOptions, ExplainOptions, FastPathOptions, build_fast_path, build_slow_path, build_voice
+from app.stop_signals import StopRequested, StopSignals
 from capture import FrameSource, clock, open_source
-from capture.camera import CameraSource
 from capture.playback import FilePlayback
-from engines.contracts import FrameResult
 from engines.errors import EmolensError
-from engines.fusion import FaceVoiceFusion, FusionSettings, fusion_record
-from engines.slow.pipeline import SlowPath
-from engines.voice.voice_track import with_voice_cues
-from export.explanation_records import decision_record
+from engines.pipeline import Pipeline, PipelineOptions
+from export.folder_lock import LOCK_NAME, FolderLock
 from export.key_frames import KeyFrameOptions
 from export.session_recorder import RecordingError, SessionRecorder
+
+DRAIN_LIMIT_S = 120.0  # the explainer's last answers, after the last frame
 
 
 class NoFaceFound(EmolensError):
@@ -37,7 +32,7 @@ class NoFaceFound(EmolensError):
 
 
 def say(line: str) -> None:
-    print(line, file=sys.stderr)
+    print(f"emolens: {line}", file=sys.stderr)
 
 
 def open_input(spec: str, realtime: bool) -> FrameSource:
@@ -59,174 +54,183 @@ SESSION_FILES = (
     "report.html",
     "explain-events.jsonl",
     ".reserve",
+    LOCK_NAME,
 )
 
 
 def prepare_out_dir(out_dir: Path, replace_session: bool) -> None:
     """A session folder is never overwritten by accident; `replace_session` replaces an earlier emolens session
-    there, and only its files (a folder holding anything else is refused)."""
-    if not out_dir.exists() or not any(out_dir.iterdir()):
+    there, and only its files (a folder holding anything else is refused). Called with the folder's lock held."""
+    present = [p for p in out_dir.iterdir() if p.name != LOCK_NAME]
+    if not present:
         return
     if not replace_session:
         raise EmolensError(f"{out_dir} already holds a session; give a new folder with --out, or add --replace")
-    others = [p.name for p in out_dir.iterdir() if p.name not in SESSION_FILES and p.name != "keyframes"]
+    others = [p.name for p in present if p.name not in SESSION_FILES and p.name != "keyframes"]
     if others or not (out_dir / "session.json").exists():
         raise EmolensError(
-            f"{out_dir} holds files emolens did not write ({', '.join(sorted(others)[:3])}); not replacing"
+            f"{out_dir} holds files emolens did not write ({', '.join(sorted(others)[:3]) or 'no session.json'}); "
+            "not replacing"
         )
     for name in SESSION_FILES:
-        (out_dir / name).unlink(missing_ok=True)
+        if name != LOCK_NAME:
+            (out_dir / name).unlink(missing_ok=True)
     shutil.rmtree(out_dir / "keyframes", ignore_errors=True)
-
-
-def with_voice(result: FrameResult, voice, recorder: SessionRecorder):
-    """The frame's result with the voice of the second before it; a microphone that went away is logged
-    once and the session goes on with the video alone (returns None for the voice from then on)."""
-    if getattr(voice, "lost", False):
-        say("emolens: the microphone stopped delivering; going on with the video alone")
-        recorder.event({"event": "audio_lost", "reason": "the microphone stopped delivering"})
-        voice.close()
-        return result, None
-    return with_voice_cues(result, voice), voice
 
 
 def analyze(
     spec: str,
     out_dir: Path,
-    options: FastPathOptions,
+    options: PipelineOptions,
     max_frames: int | None = None,
     show_progress: bool = True,
-    explain: ExplainOptions | None = None,
     realtime: bool = False,
     key_frames: KeyFrameOptions | None = None,
     replace_session: bool = False,
-    audio: AudioOptions | None = None,
+    drain_limit_s: float = DRAIN_LIMIT_S,
 ) -> dict:
-    source = open_input(spec, realtime)
-    with source:
-        prepare_out_dir(out_dir, replace_session)
-        fast_path, info = build_fast_path(options, progress=say)
-        t0 = clock.now()
-        voice, voice_info = (
-            (None, {"audio": "off"})
-            if source.frame_count == 1
-            else build_voice(spec, isinstance(source, CameraSource), audio or AudioOptions(), t0)
-        )
-        if voice_info.pop("problem", False):  # said once: a camera without a microphone, a missing model
-            say(f"emolens: audio {voice_info['audio']}; analysing the video alone")
-        try:
-            recorder = SessionRecorder(
-                out_dir,
-                key_frames=key_frames,
-                input={"spec": spec, "description": source.description, "fps": source.fps, "live": source.live},
-                devices={"video": source.description, **voice_info},
-                **info,
-            )
-        except RecordingError as exc:
-            raise EmolensError(str(exc)) from exc
-        recorder.event({"event": "session_started", "input": spec, "backend": info["backend"]["name"]})
-        fusion = on_fusion = None
-        if voice is not None:
-            settings = FusionSettings.load(audio.fusion) if audio and audio.fusion else FusionSettings()
-            fusion = FaceVoiceFusion(settings)
-            on_fusion = lambda state, cues: recorder.event(fusion_record(state, cues))  # noqa: E731
-            recorder.session.update(fusion=settings.as_dict())
-        slow = None
-        if explain is not None:
-            slow, slow_info, warning = build_slow_path(
-                explain,
-                options.threads,
-                keep_all=not source.live,
-                on_event=recorder.event,
-                on_decision=lambda d, e: recorder.event(decision_record(d, e)),
-                model_dir=options.model_dir,
-                fusion=fusion,
-                on_fusion=on_fusion,
-            )
-            if warning:
-                say(f"emolens: warning: {warning}")
-            recorder.session.update(explainer=slow_info)
-        elif fusion is not None:  # no explainer: windows are still built, for the fused state per person
-            slow = SlowPath(
-                None, on_decision=lambda d, e: recorder.event(decision_record(d, e)), fusion=fusion, on_fusion=on_fusion
-            )
-        if voice is None:
-            recorder.event({"event": "audio_unavailable", "reason": voice_info["audio"]})
-        processed = frames_with_faces = 0
-        tracks: set[int] = set()
-        explained: list = []
-        total = source.frame_count if max_frames is None else min(source.frame_count or max_frames, max_frames)
-        status = "complete"
-        origin = source.started if isinstance(source, FilePlayback) else t0
-        # A bar on a terminal only: in a pipe or a log it is noise, and one frame needs none.
-        bar_on = show_progress and sys.stderr.isatty() and total != 1
-        bar = tqdm(total=total, unit="frame", desc="analyze", disable=not bar_on, file=sys.stderr, dynamic_ncols=True)
+    """Returns the session's counts and status; raises EmolensError (the folder closed as failed, what was
+    written kept), NoFaceFound, or StopRequested (a signal before anything was recorded: no folder is left)."""
+    if max_frames is not None and max_frames < 1:
+        raise EmolensError("--max-frames takes 1 or more")
+    with StopSignals(say) as signals:
+        created = not out_dir.exists()
+        source = open_input(spec, realtime)
+        with source:
+            lock = FolderLock.acquire(out_dir)
+            pipeline = None
+            try:
+                prepare_out_dir(out_dir, replace_session)
+                t0 = clock.now()
+                if source.frame_count == 1:  # a still image has no sound to speak of
+                    options = replace(options, audio=None)
+                pipeline = Pipeline(
+                    options,
+                    spec,
+                    camera=source.clock_time,
+                    keep_all=not source.live,
+                    t0=t0,
+                    on_notice=say,
+                    progress=say,
+                )
+                signals.check()
+                recorder = SessionRecorder(
+                    out_dir,
+                    key_frames=key_frames,
+                    lock=lock,
+                    input={"spec": spec, "description": source.description, "fps": source.fps, "live": source.live},
+                    devices={
+                        "video": source.description,
+                        **{k: pipeline.info[k] for k in ("audio", "vad") if k in pipeline.info},
+                    },
+                    **{
+                        k: v
+                        for k, v in pipeline.info.items()
+                        if k in ("backend", "fast_path", "settings", "explainer", "fusion")
+                    },
+                )
+            except BaseException as exc:  # nothing recorded yet: the folder goes as it came
+                if pipeline is not None:
+                    pipeline.close(abort=True)
+                lock.release()
+                if created:
+                    shutil.rmtree(out_dir, ignore_errors=True)
+                if isinstance(exc, RecordingError):
+                    raise EmolensError(str(exc)) from exc
+                raise
+            return _run(spec, source, pipeline, recorder, signals, t0, max_frames, show_progress, drain_limit_s)
 
-        def record(items) -> None:
-            for item in items:
-                explained.append(item.explanation)
-                recorder.explanation(item.explanation, item.evidence)
 
-        try:
+def _run(
+    spec: str,
+    source: FrameSource,
+    pipeline: Pipeline,
+    recorder: SessionRecorder,
+    signals: StopSignals,
+    t0: float,
+    max_frames: int | None,
+    show_progress: bool,
+    drain_limit_s: float,
+) -> dict:
+    status, stop, failure = "complete", None, None
+    total = source.frame_count if max_frames is None else min(source.frame_count or max_frames, max_frames)
+    # A bar on a terminal only: in a pipe or a log it is noise, and one frame needs none.
+    bar_on = show_progress and sys.stderr.isatty() and total != 1
+    bar = tqdm(total=total, unit="frame", desc="analyze", disable=not bar_on, file=sys.stderr, dynamic_ncols=True)
+    signals.finishing = f"{recorder.folder} (the Parquet file and the report)"
+    try:
+        recorder.event({"event": "session_started", "input": spec, "backend": pipeline.info["backend"]["name"]})
+        pipeline.connect(recorder.event)
+        with signals.raising():
             for frame in source.frames():
-                if source.live:
-                    frame = replace(frame, t=frame.t - origin)  # a camera: since the start; a file: media time
-                result = fast_path.process(frame)
-                if voice is not None:
-                    result, voice = with_voice(result, voice, recorder)
+                if source.clock_time:  # a camera: seconds since the start; a file: its media time already
+                    frame = replace(frame, t=frame.t - t0)
+                result = pipeline.step(frame)
                 recorder.result(result, frame, dropped=source.dropped)
-                if slow is not None:
-                    slow.observe(result)
-                    record(slow.take())
-                processed += 1
-                frames_with_faces += bool(result.faces)
-                tracks.update(face.track_id for face in result.faces)
+                for item in pipeline.explanations():
+                    recorder.explanation(item.explanation, item.evidence)
                 bar.update(1)
-                if max_frames is not None and processed >= max_frames:
+                if max_frames is not None and pipeline.frames >= max_frames:
                     break
-        except KeyboardInterrupt:
-            status = "stopped by user"
-        except RecordingError as exc:  # a full disk: the folder keeps what was written, the run stops
-            status = f"failed: {exc}"
-            raise EmolensError(str(exc)) from exc
-        except EmolensError as exc:  # e.g. a camera that stops delivering: keep what was written, say why
-            status = f"failed: {exc}"
-            raise
-        finally:
             bar.close()
-            if voice is not None and hasattr(voice, "close"):
-                voice.close()
-            if slow is not None:
-                slow.finish()
-                if slow.worker is not None:
-                    if slow.worker.outstanding:
-                        say(f"explaining {slow.worker.outstanding} window(s) the gate chose...")
-                    with contextlib.suppress(RecordingError):
-                        record(slow.drain(timeout=None if status == "complete" else 5.0))
-                    slow.worker.close()
-            summary = {"frames_with_faces": frames_with_faces, "tracks": len(tracks)}
-            if slow is not None and explain is not None:
-                summary["explainer"] = {
-                    "windows": slow.windows,
-                    "invoked": slow.invoked,
-                    "invocation_ratio": round(slow.invoked / slow.windows, 3) if slow.windows else 0.0,
-                    "explanations": len(explained),
-                    "from_model": sum(x.source == "llm" for x in explained),
-                    "from_template": sum(x.source == "template" for x in explained),
-                    "restarts": slow.worker.restarts if slow.worker else 0,
-                }
-            recorder.close(status=status, last_event={"event": "session_stopped", "status": status}, **summary)
-            summary.update(recorder.counts())
-    if recorder.failed:
-        raise EmolensError(recorder.failed)
-    if processed and frames_with_faces == 0:
+            _drain(pipeline, recorder, drain_limit_s)
+    except StopRequested as exc:
+        status, stop = "stopped", exc
+    except RecordingError as exc:  # a full disk: the folder keeps what was written, the run stops
+        status, failure = "failed", exc
+    except EmolensError as exc:  # e.g. a camera that stops delivering: keep what was written, say why
+        status, failure = f"failed: {exc}", exc
+    except Exception as exc:  # a defect: the folder still closes, and says so
+        status, failure = f"failed: {exc.__class__.__name__}: {exc}", exc
+    finally:
+        bar.close()
+    if stop is None and signals.signum is not None:  # came while the folder was being written to, outside a frame
+        stop = StopRequested(signals.signum)
+        status = "stopped" if failure is None else status
+    pipeline.close(abort=stop is not None or failure is not None)
+    last = {"event": "session_stopped", "status": status}
+    if stop is not None:
+        last["signal"] = stop.signal_name
+    if pipeline.audio_lost:
+        recorder.session.data["devices"]["audio"] = pipeline.info["audio"]
+    recorder.close(status=status, last_event=last, dropped=source.dropped, **pipeline.summary())
+    summary = {**pipeline.summary(), **recorder.counts(), "status": status}
+    if stop is not None:
+        summary.update(stopped_by=stop.signal_name, exit_code=128 + stop.signum)
+    if isinstance(failure, RecordingError) or recorder.failed:
+        raise EmolensError(recorder.failed or str(failure))
+    if failure is not None:
+        if isinstance(failure, EmolensError):
+            raise failure
+        raise EmolensError(f"{status}; the session folder {recorder.folder} was closed as failed") from failure
+    if status == "complete" and pipeline.frames and pipeline.frames_with_faces == 0:
         raise NoFaceFound(
-            f"no face found in {spec} ({processed} frame{'s' * (processed != 1)}); "
-            f"wrote {out_dir / 'frames.csv'} with no rows"
+            f"no face found in {spec} ({pipeline.frames} frame{'s' * (pipeline.frames != 1)}); "
+            f"wrote {recorder.folder / 'frames.csv'} with no rows"
         )
     return {
         **summary,
-        "frames_csv": str(out_dir / "frames.csv"),
-        "session_json": str(out_dir / "session.json"),
-        "report": str(out_dir / "report.html"),
+        "frames_csv": str(recorder.folder / "frames.csv"),
+        "session_json": str(recorder.folder / "session.json"),
+        "report": str(recorder.folder / "report.html"),
     }
+
+
+def _drain(pipeline: Pipeline, recorder: SessionRecorder, limit_s: float) -> None:
+    """The explainer's answers to the windows already asked, within `limit_s`, with a line of progress."""
+    asked = pipeline.outstanding
+    if asked:
+        say(f"explaining {asked} window(s) the gate chose (up to {limit_s:.0f} s; Ctrl-C stops and keeps the rest)")
+    last = [asked]
+
+    def progress(left: int) -> None:
+        if left != last[0]:
+            last[0] = left
+            print(f"  {asked - left} of {asked} explained", file=sys.stderr)
+
+    for item in pipeline.finish(timeout=limit_s, progress=progress):
+        recorder.explanation(item.explanation, item.evidence)
+    left = pipeline.outstanding
+    if left:
+        say(f"{left} window(s) left unexplained after the {limit_s:.0f} s limit")
+        recorder.event({"event": "explainer_drain_limit", "limit_s": limit_s, "unexplained": left})

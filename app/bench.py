@@ -17,21 +17,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
-from app.assembly import FastPathOptions, build_fast_path
 from capture import open_source
 from engines.fast.pipeline import STAGES
+from engines.pipeline import FastPathOptions, Pipeline, PipelineOptions
+from engines.summary_stats import percentiles
 from export.session_info import package_versions
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v"}
-
-
-def _percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {"p50": 0.0, "p95": 0.0, "p99": 0.0}
-    a = np.asarray(values)
-    return {f"p{q}": round(float(np.percentile(a, q)), 4) for q in (50, 95, 99)}
 
 
 def load_frames(spec: str, max_frames: int) -> list:
@@ -55,14 +47,14 @@ def _variant_name(info: dict) -> str:
     return f"{info['backend']['name']}+{where}"
 
 
-def _one_run(fast_path, frames) -> dict:
-    fast_path.reset()
+def _one_run(pipeline: Pipeline, frames) -> dict:
+    pipeline.reset()
     stage_ms: dict[str, list[float]] = {s: [] for s in STAGES}
     detect_frames: list[float] = []
     faces = 0
     start = time.perf_counter()
     for frame in frames:
-        result = fast_path.process(frame)
+        result = pipeline.step(frame)
         for stage in STAGES:
             stage_ms[stage].append(result.latency_ms[stage])
         if result.latency_ms["detect"] > 0:
@@ -84,8 +76,8 @@ def _summary(runs: list[dict], frames: int, info: dict) -> dict:
         "fps": round(median["fps"], 1),
         "fps_runs": [round(r["fps"], 1) for r in runs],
         "ms_per_frame_mean": round(1000 * median["wall_s"] / frames, 3),
-        "per_stage_ms": {s: _percentiles(v) for s, v in median["stage_ms"].items()},
-        "detect_ms_on_detection_frames": _percentiles(median["detect_frames"]),
+        "per_stage_ms": {s: percentiles(v) for s, v in median["stage_ms"].items()},
+        "detect_ms_on_detection_frames": percentiles(median["detect_frames"]),
         "faces_per_frame": round(median["faces"] / frames, 2),
         "backend": info["backend"],
         "preprocess": info["fast_path"]["preprocess"],
@@ -118,16 +110,16 @@ def bench(
     frames = load_frames(spec, max_frames)
     paths = []
     for variant in [options, *(compare or [])]:
-        fast_path, info = build_fast_path(variant, progress=lambda line: print(line, file=sys.stderr))
+        pipeline = Pipeline(PipelineOptions(fast=variant), spec, progress=lambda line: print(line, file=sys.stderr))
         for frame in frames[:warmup]:
-            fast_path.process(frame)
-        paths.append((fast_path, info))
+            pipeline.step(frame)
+        paths.append((pipeline, pipeline.info))
     runs: list[list[dict]] = [[] for _ in paths]
     for _ in range(repeats):
-        for k, (fast_path, _info) in enumerate(paths):
-            runs[k].append(_one_run(fast_path, frames))
+        for k, (pipeline, _info) in enumerate(paths):
+            runs[k].append(_one_run(pipeline, frames))
     variants = {}
-    for k, (_fast_path, info) in enumerate(paths):
+    for k, (_pipeline, info) in enumerate(paths):
         name = _variant_name(info)
         variants[name if name not in variants else f"{name}#{k}"] = _summary(runs[k], len(frames), info)
     first_name, first = next(iter(variants.items()))
@@ -192,11 +184,12 @@ def bench_folder(folder: Path, options: FastPathOptions, max_frames: int | None 
     """Every video in `folder`, decoded and analysed end to end on one fast path (fresh tracking per video):
     frames/s of the whole batch, and how the time splits between decoding and the fast path."""
     videos = videos_in(folder)
-    fast_path, info = build_fast_path(options, progress=lambda line: print(line, file=sys.stderr))
+    pipeline = Pipeline(PipelineOptions(fast=options), str(folder), progress=lambda line: print(line, file=sys.stderr))
+    info = pipeline.info
     per_video, total_ms, decode_ms = [], [], []
     frames_done, start = 0, time.perf_counter()
     for n, path in enumerate(videos, 1):
-        fast_path.reset()
+        pipeline.reset()
         count, t_video = 0, time.perf_counter()
         try:
             with open_source(str(path)) as source:
@@ -207,7 +200,7 @@ def bench_folder(folder: Path, options: FastPathOptions, max_frames: int | None 
                     if frame is None:
                         break
                     decode_ms.append((time.perf_counter() - t) * 1000)
-                    total_ms.append(fast_path.process(frame).latency_ms["total"])
+                    total_ms.append(pipeline.step(frame).latency_ms["total"])
                     count += 1
         except Exception as exc:  # a corrupt file is reported and skipped; the batch goes on
             per_video.append({"video": str(path), "error": str(exc).splitlines()[0] if str(exc) else repr(exc)})
@@ -224,8 +217,8 @@ def bench_folder(folder: Path, options: FastPathOptions, max_frames: int | None 
         "frames": frames_done,
         "wall_s": round(wall, 3),
         "throughput_fps": round(frames_done / wall, 1) if wall else None,
-        "decode_ms": _percentiles(decode_ms),
-        "fast_path_ms": _percentiles(total_ms),
+        "decode_ms": percentiles(decode_ms),
+        "fast_path_ms": percentiles(total_ms),
         "per_video": per_video,
         "backend": info["backend"],
         "preprocess": info["fast_path"]["preprocess"],

@@ -17,24 +17,19 @@ import sys
 import time
 from dataclasses import replace
 
-from app.assembly import ExplainOptions, FastPathOptions
 from capture import clock
+from engines.pipeline import ExplainOptions, FastPathOptions
 from engines.slow.gate import GateSettings
+from engines.summary_stats import percentile
 
 # The explainer kept busy: a face is explained again every second, up to 120 a minute.
 BUSY_GATE = replace(GateSettings(), stale_s=1.0, max_per_minute=120)
 
 
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
 def _run_once(app, window_cls, store, prefs, pace: bool, gate: GateSettings, seconds: float, warmup_s: float) -> dict:
     window = window_cls(store, replace(prefs, loop_file=True))
-    window.control.config_overrides = {"pace": pace, "gate": gate}
+    explain = window.control.config().explain
+    window.control.config_overrides = {"pace": pace, "explain": replace(explain, gate=gate) if explain else None}
     window.resize(1280, 720)
     window.show()
     delays: list[float] = []
@@ -50,8 +45,8 @@ def _run_once(app, window_cls, store, prefs, pace: bool, gate: GateSettings, sec
     while prefs.explainer and not session.explainer_ready and time.monotonic() < deadline:
         pump(time.monotonic() + 0.1)
     pump(time.monotonic() + warmup_s)
-    if pace:  # a paced frame's time is its capture time; an unpaced one's is media time
-        window.video.on_painted = lambda t: delays.append((clock.now() - session.t0 - t) * 1000)
+    if pace:  # a paced frame carries the clock reading of its hand-over; an unpaced one is pulled, not captured
+        window.video.on_painted = lambda captured: delays.append((clock.now() - captured) * 1000)
     painted0, processed0, explained0 = window.video.painted, session.counts["processed"], window.explanations.count()
     busy = samples = 0
     start = time.monotonic()
@@ -68,7 +63,7 @@ def _run_once(app, window_cls, store, prefs, pace: bool, gate: GateSettings, sec
         "explanations": window.explanations.count() - explained0,
         "explainer_busy_share": busy / samples if samples else 0.0,
         "capture_to_paint_ms_p50": statistics.median(delays) if delays else float("nan"),
-        "capture_to_paint_ms_p95": _percentile(delays, 95),
+        "capture_to_paint_ms_p95": percentile(delays, 95),
         "dropped": session.counts["dropped"],
     }
     window.close()

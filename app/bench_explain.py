@@ -14,19 +14,14 @@ import statistics
 import sys
 import time
 
-from app.assembly import (
-    ExplainOptions,
-    FastPathOptions,
-    build_fast_path,
-    explainer_batch_threads,
-    explainer_threads,
-)
-from app.bench import _percentiles, load_frames
+from app.bench import load_frames
 from engines.contracts import Evidence, Explanation
-from engines.slow.evidence import EvidenceBuilder
-from engines.slow.gate import ExplanationGate, GateSettings
+from engines.pipeline import ExplainOptions, FastPathOptions, Pipeline, PipelineOptions
+from engines.pipeline.assembly import explainer_batch_threads, explainer_threads
+from engines.slow.gate import ExplanationGate
 from engines.slow.llm_models import resolve_llm
 from engines.slow.worker import ExplainerWorker, WorkerSettings
+from engines.summary_stats import percentiles
 
 
 def _say(line: str) -> None:
@@ -36,7 +31,7 @@ def _say(line: str) -> None:
 def _explain_all(worker: ExplainerWorker, items: list[tuple[Evidence, str]]) -> list[Explanation]:
     for evidence, trigger in items:
         worker.submit(evidence, trigger)
-    done = worker.drain()
+    done = [item.explanation for item in worker.drain()]
     order = {(e.track_id, e.window): i for i, (e, _) in enumerate(items)}
     return sorted(done, key=lambda x: order[(x.track_id, x.window)])
 
@@ -62,19 +57,22 @@ def bench_explain(
     repeats: int = 3,
 ) -> dict:
     clips = {spec: load_frames(spec, max_frames) for spec in specs}
-    fast_path, info = build_fast_path(options, progress=_say)
+    found: list[Evidence] = []
+    pipeline = Pipeline(PipelineOptions(fast=options), specs[0], progress=_say, on_window=found.append)
+    info = pipeline.info
 
     windows: dict[str, list[Evidence]] = {}
     for spec, frames in clips.items():
-        fast_path.reset()
-        builder = EvidenceBuilder()
-        found: list[Evidence] = []
+        pipeline.reset()
+        found.clear()
         for frame in frames:
-            found += builder.add_result(fast_path.process(frame))
-        windows[spec] = found + builder.flush()
+            pipeline.step(frame)
+        pipeline.finish()
+        windows[spec] = list(found)
+    fast_path = pipeline.fast
     every = [e for spec in specs for e in windows[spec]]
 
-    gate_settings = GateSettings.load(explain.gate) if explain.gate else GateSettings()
+    gate_settings = explain.gate
     gated: list[tuple[Evidence, str]] = []
     decisions = {}
     for spec in specs:
@@ -123,10 +121,10 @@ def bench_explain(
         "explainer_batch_threads": batch,
         "gate": gate_settings.as_dict(),
         "latency_ms": {
-            "first_token": _percentiles([x.first_token_ms for x in llm]),
-            "total": _percentiles([x.latency_ms for x in llm]),
+            "first_token": percentiles([x.first_token_ms for x in llm]),
+            "total": percentiles([x.latency_ms for x in llm]),
         },
-        "tokens_per_explanation": _percentiles([x.tokens for x in llm]),
+        "tokens_per_explanation": percentiles([x.tokens for x in llm]),
         "grounded_rate": round(sum(x.source == "llm" for x in always) / len(always), 3) if always else 0.0,
         "rejections": [x.rejected.split(" | ")[0] for x in always if x.rejected],
         "invocation_ratio": round(len(gated) / len(every), 3) if every else 0.0,

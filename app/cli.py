@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import capture  # noqa: F401 - first, so OpenCV is silenced before anything else imports it
+from app.stop_signals import StopRequested
 from engines.errors import EmolensError
 
 EXIT_ERROR = 2
@@ -92,11 +93,11 @@ def _add_explainer_options(parser: argparse.ArgumentParser, switch: bool = True)
 
 
 def _explain_options(args: argparse.Namespace):
-    from app.assembly import ExplainOptions
+    from engines.pipeline import ExplainOptions
 
     if args.llm_threads is not None and args.llm_threads < 1:
         raise EmolensError("--llm-threads must be >= 1")
-    return ExplainOptions(llm=args.llm, threads=args.llm_threads, gate=args.gate)
+    return ExplainOptions.from_file(args.gate, llm=args.llm, threads=args.llm_threads)
 
 
 def _detector_size(text: str) -> int | None:
@@ -108,7 +109,7 @@ def _detector_size(text: str) -> int | None:
 
 
 def _options(args: argparse.Namespace):
-    from app.assembly import FastPathOptions
+    from engines.pipeline import FastPathOptions
 
     if args.threads < 1 or args.detect_every < 1 or args.smoothing < 0:
         raise EmolensError("--threads and --detect-every must be >= 1, and --smoothing >= 0")
@@ -126,7 +127,7 @@ def _options(args: argparse.Namespace):
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from app.analyze import NoFaceFound, analyze
-    from app.assembly import AudioOptions
+    from engines.pipeline import AudioOptions, PipelineOptions
     from export.key_frames import KeyFrameOptions
 
     if args.key_frames is not None and args.key_frames <= 0:
@@ -134,18 +135,21 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.blur_faces and args.key_frames is None:
         raise EmolensError("--blur-faces blurs saved key frames: add --key-frames")
     key_frames = KeyFrameOptions(every_s=args.key_frames, blur=args.blur_faces) if args.key_frames else None
+    options = PipelineOptions(  # settings files are read and checked here, before any folder is made
+        fast=_options(args),
+        explain=_explain_options(args) if args.explain else None,
+        audio=AudioOptions.from_file(args.fusion, enabled=args.audio, device=args.mic) if args.audio else None,
+    )
     try:
         summary = analyze(
             args.input,
             args.out,
-            _options(args),
+            options,
             max_frames=args.max_frames,
             show_progress=not args.quiet,
-            explain=_explain_options(args) if args.explain else None,
             realtime=args.realtime,
             key_frames=key_frames,
             replace_session=args.replace,
-            audio=AudioOptions(enabled=args.audio, device=args.mic, fusion=args.fusion),
         )
     except NoFaceFound as exc:
         print(f"emolens: {exc}", file=sys.stderr)
@@ -157,10 +161,14 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if "explainer" in summary:
         e = summary["explainer"]
         print(
-            f"{e['invoked']} of {e['windows']} windows explained ({e['from_model']} by the model, "
-            f"{e['from_template']} by the template) -> {args.out / 'explanations.jsonl'}"
+            f"{e['explanations']} explanation(s) for the {e['invoked']} of {e['windows']} windows the gate chose "
+            f"({e['from_model']} by the model, {e['from_template']} by the template) -> "
+            f"{args.out / 'explanations.jsonl'}"
         )
     print(f"report: {summary['report']}")
+    if summary["status"] == "stopped":
+        print(f"emolens: stopped by {summary['stopped_by']}; the session folder was closed as stopped", file=sys.stderr)
+        return summary["exit_code"]
     return 0
 
 
@@ -641,10 +649,37 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("emolens: interrupted", file=sys.stderr)
         return 130
+    except StopRequested as stop:  # before anything was written
+        print(f"emolens: {stop}; nothing was written", file=sys.stderr)
+        return 128 + stop.signum
+    except Exception as exc:  # a defect: one line, and the traceback kept for the report
+        where = _save_traceback()
+        print(
+            f"emolens: unexpected error: {exc.__class__.__name__}: {exc} (a defect in emolens; the details are in "
+            f"{where})",
+            file=sys.stderr,
+        )
+        return 1
     except BrokenPipeError:
         # the reader went away (`emolens bench ... | head`): stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+
+
+def _save_traceback() -> str:
+    import tempfile
+    import traceback
+
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    for folder in (Path(base) / "emolens", Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / "last-error.txt"
+            path.write_text(traceback.format_exc())
+            return str(path)
+        except OSError:
+            continue
+    return "nowhere (no folder could be written)"
 
 
 if __name__ == "__main__":

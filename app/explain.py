@@ -5,10 +5,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from app.assembly import ExplainOptions, build_slow_path
 from engines.errors import EmolensError
+from engines.pipeline.assembly import build_slow_path
+from engines.pipeline.options import ExplainOptions
+from engines.slow.gate import decision_record
 from engines.slow.gate_fit import windows_of
-from export.explanation_records import decision_record, explanation_record
+from export.explanation_records import explanation_record
 from export.frames_csv import read_frames_csv
 from export.jsonl_log import JsonlLog
 

@@ -1,10 +1,12 @@
-"""LiveSession: capture -> fast path -> slow path -> recorder, on its own thread, for the app and the kiosk.
+"""LiveSession: the pipeline on its own thread for the app and the kiosk, with what is theirs alone.
 
 The window never runs any of this: it receives the contracts through a
-`SessionListener` and paints. A live source that stops (a camera unplugged, a
-looped file that vanished) is reopened with a back-off until it comes back or
-the session is stopped; a plain file ends the session. The explainer is the
-slow path's own process: a frame never waits for it.
+`SessionListener` and paints. What is the live session's own: reopening a live
+source that stops (a camera unplugged, a looped file that vanished) with a
+back-off until it comes back or the session is stopped; the status bar's rates;
+recording on and off, and a new folder each day for the kiosk. The chain from a
+frame to its explanations is the one `Pipeline`; its explainer is its own
+process, so a frame never waits for it.
 """
 
 from __future__ import annotations
@@ -18,19 +20,14 @@ from datetime import date
 from pathlib import Path
 from typing import Protocol
 
-from app.assembly import AudioOptions, ExplainOptions, FastPathOptions, build_fast_path, build_slow_path, build_voice
 from capture import CaptureError, FrameSource, clock
 from capture.camera import CameraSource
 from capture.playback import FilePlayback
-from capture.source import open_source
-from engines.contracts import Evidence, Frame, FrameResult, SessionState, SessionStats
+from capture.source import IMAGE_SUFFIXES, open_source
+from engines.contracts import Evidence, Explained, Frame, FrameResult, SessionPhase, SessionState, SessionStats
 from engines.errors import EmolensError
-from engines.fusion import FaceVoiceFusion, fusion_record
-from engines.slow.gate import GateSettings
-from engines.slow.pipeline import Explained, SlowPath
-from engines.voice.voice_track import with_voice_cues
+from engines.pipeline import AudioOptions, ExplainOptions, FastPathOptions, Pipeline, PipelineOptions
 from export.daily_rotation import DailyRotation
-from export.explanation_records import decision_record
 from export.key_frames import KeyFrameOptions
 from export.session_recorder import RecordingError, SessionRecorder, new_session_folder
 
@@ -42,8 +39,7 @@ class SessionConfig:
     loop: bool = False  # a file starts again at its end, as a camera would go on
     pace: bool = True  # a file plays at its own frame rate; False: as fast as the fast path goes
     fast: FastPathOptions = FastPathOptions()
-    explain: ExplainOptions | None = field(default_factory=ExplainOptions)  # None: no explainer
-    gate: GateSettings | None = None
+    explain: ExplainOptions | None = field(default_factory=ExplainOptions)  # None: no explainer (gate inside)
     retry_s: tuple[float, float] = (1.0, 8.0)  # first and longest wait before reopening a lost source
     audio: AudioOptions | None = None  # voice cues from a microphone, with a camera; None: video alone
 
@@ -82,7 +78,7 @@ def open_session_source(config: SessionConfig) -> FrameSource:
     if config.is_camera:
         device = int(config.source) if config.source.isdigit() else config.source
         return CameraSource(device)
-    if Path(config.source).suffix.lower() in {".jpg", ".jpeg", ".png", ".bmp", ".webp"}:
+    if Path(config.source).suffix.lower() in IMAGE_SUFFIXES:
         return open_source(config.source)
     return FilePlayback(config.source, loop=config.loop, pace=config.pace)
 
@@ -110,14 +106,14 @@ class LiveSession:
         self._source_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="emolens-session", daemon=True)
         self._info: dict = {}
-        self._slow: SlowPath | None = None
+        self._pipeline: Pipeline | None = None
+        self._audio_lost_shown = False
         self._counts = {"processed": 0, "dropped": 0, "explanations": 0, "reconnects": 0}
         self._window: deque[tuple[float, dict[str, float]]] = deque()
         self._captured_at_last = 0
         self._stats_due = 0.0
         self._t0 = 0.0
         self._source_description = config.source
-        self._voice = None
         self.last_recording: Path | None = None  # the folder of the recording closed last
         self.error: str | None = None
 
@@ -152,21 +148,31 @@ class LiveSession:
         return self._t0
 
     @property
+    def _worker(self):
+        slow = self._pipeline.slow if self._pipeline else None
+        return slow.worker if slow else None
+
+    @property
     def explainer_busy(self) -> bool:
-        worker = self._slow.worker if self._slow else None
+        worker = self._worker
         return bool(worker and worker.outstanding)
 
     @property
     def explainer_ready(self) -> bool:
-        worker = self._slow.worker if self._slow else None
+        worker = self._worker
         return bool(worker and worker.ready)
+
+    def sizes(self) -> dict[str, int]:
+        """Every table and queue the session holds, by name: a soak run checks that none of them grows."""
+        pipeline = self._pipeline
+        return {"session.latency_window": len(self._window), **(pipeline.sizes() if pipeline else {})}
 
     @property
     def counts(self) -> dict:
         return dict(self._counts)
 
     # --- the session's thread ----------------------------------------------------------------------
-    def _state(self, phase: str, detail: str = "", retry_in_s: float | None = None) -> None:
+    def _state(self, phase: SessionPhase, detail: str = "", retry_in_s: float | None = None) -> None:
         self.listener.on_state(SessionState(phase, detail, retry_in_s))
 
     def _event(self, record: dict) -> None:
@@ -181,59 +187,50 @@ class LiveSession:
         status = "complete"  # a live session's normal end is the user's Stop
         self._t0 = clock.now()
         try:
-            fast = self._build()
-            status = self._serve(fast) if fast is not None else (self.error or "failed")
+            built = self._build()
+            status = self._serve() if built else (self.error or "failed")
         except Exception as exc:  # the window shows it; the thread's excepthook prints the traceback
             status = f"failed: {exc.__class__.__name__}: {exc}"
             self.error = status
-            self._state("failed", status)
+            self._state(SessionPhase.FAILED, status)
             raise
         finally:
-            if self._slow is not None and self._slow.worker is not None:
-                self._slow.worker.close()
-            if self._voice is not None:
-                self._voice.close()
+            if self._pipeline is not None:
+                self._deliver_explanations()
+                self._pipeline.close(abort=self._stop.is_set())
             self._close_recorder(status)
             if not status.startswith("failed"):
-                self._state("stopped" if self._stop.is_set() else "finished", status)
+                self._state(SessionPhase.STOPPED if self._stop.is_set() else SessionPhase.FINISHED, status)
 
-    def _build(self):
-        """The fast path, and the slow path's worker started; None (state failed) when a model cannot load."""
-        self._state("starting", "loading the models")
+    def _build(self) -> bool:
+        """The pipeline, its explainer started; False (state failed) when a model cannot load."""
+        self._state(SessionPhase.STARTING, "loading the models")
+        config = self.config
+        audio = config.audio if config.audio is not None and config.audio.enabled and config.is_camera else None
         try:
-            fast, info = build_fast_path(self.config.fast, progress=lambda line: self._state("starting", line))
+            self._pipeline = Pipeline(
+                PipelineOptions(fast=config.fast, explain=config.explain, audio=audio),
+                config.source,
+                camera=True,
+                keep_all=False,
+                t0=self._t0,
+                on_token=self.listener.on_token,
+                progress=lambda line: self._state(SessionPhase.STARTING, line),
+            )
         except EmolensError as exc:
             self.error = f"failed: {exc}"
-            self._state("failed", str(exc))
-            return None
-        self._info = {"input": self.config.source, **info}
-        self._open_voice()
-        fusion = FaceVoiceFusion() if self._voice is not None else None
-        on_fusion = (lambda state, cues: self._event(fusion_record(state, cues))) if fusion else None
-        warning = None
-        if self.config.explain is None and fusion is not None:  # windows still built: the fused state is logged
-            self._slow = SlowPath(
-                None, on_decision=lambda d, e: self._event(decision_record(d, e)), fusion=fusion, on_fusion=on_fusion
-            )
-        if self.config.explain is not None:
-            self._slow, explainer_info, warning = build_slow_path(
-                self.config.explain,
-                self.config.fast.threads,
-                keep_all=False,
-                on_event=self._event,
-                on_decision=lambda d, e: self._event(decision_record(d, e)),
-                model_dir=self.config.fast.model_dir,
-                on_token=self.listener.on_token,
-                gate_settings=self.config.gate,
-                fusion=fusion,
-                on_fusion=on_fusion,
-            )
-            self._info["explainer"] = explainer_info
-        self._info["explainer_warning"] = warning
+            self._state(SessionPhase.FAILED, str(exc))
+            return False
+        self._pipeline.connect(self._event)
+        self._info = {"input": config.source, **self._pipeline.info}
+        if audio is None and config.audio is not None and config.audio.enabled:
+            self._info["audio"] = "off: voice cues come from a microphone with a camera (for a file's sound track, "
+            self._info["audio"] += "use emolens analyze)"
+        self._info["explainer_warning"] = self._pipeline.explainer_warning
         self.listener.on_info(dict(self._info))
-        return fast
+        return True
 
-    def _serve(self, fast) -> str:
+    def _serve(self) -> str:
         backoff = self.config.retry_s[0]
         while not self._stop.is_set():
             try:
@@ -241,7 +238,7 @@ class LiveSession:
             except CaptureError as exc:
                 if not self.config.endless:
                     self.error = str(exc)
-                    self._state("failed", str(exc))
+                    self._state(SessionPhase.FAILED, str(exc))
                     return f"failed: {exc}"
                 self._wait_to_retry(str(exc), backoff)
                 backoff = min(backoff * 2, self.config.retry_s[1])
@@ -252,12 +249,12 @@ class LiveSession:
                 source.close()
                 break
             self._source_description = source.description
-            self._state("running", source.description)
+            self._state(SessionPhase.RUNNING, source.description)
             self._sync_recorder()
             self._event({"event": "source_opened", "source": source.description})
             delivered = 0
             try:
-                delivered = self._run_source(source, fast)
+                delivered = self._run_source(source)
                 why = f"{source.description} stopped delivering frames"
             except CaptureError as exc:
                 why = str(exc)
@@ -285,50 +282,30 @@ class LiveSession:
             left = until - time.monotonic()
             if left <= 0:
                 return
-            self._state("retrying", why, round(left, 1))
+            self._state(SessionPhase.RETRYING, why, round(left, 1))
             self._deliver_explanations()
             self._stop.wait(min(0.25, left))
 
-    def _open_voice(self) -> None:
-        """A microphone with a camera; with a file, or with none to be had, the video alone, said once."""
-        self._voice = None
-        audio = self.config.audio
-        if audio is None or not audio.enabled:
-            self._info["audio"] = "off"
-        elif not self.config.is_camera:
-            self._info["audio"] = "off: voice cues come from a microphone with a camera (for a file's sound track, "
-            self._info["audio"] += "use emolens analyze)"
-        else:
-            self._voice, voice_info = build_voice(self.config.source, True, audio, self._t0)
-            voice_info.pop("problem", None)
-            self._info["audio"] = voice_info["audio"]
-            self._info["vad"] = voice_info.get("vad")
-
     def _check_voice(self) -> None:
-        if self._voice is not None and self._voice.lost:
-            self._voice.close()
-            self._voice = None
-            self._info["audio"] = "lost: the microphone stopped delivering; video alone"
-            self._event({"event": "audio_lost", "reason": "the microphone stopped delivering"})
-            self._state("audio_lost", self._info["audio"])
+        pipeline = self._pipeline
+        if pipeline.audio_lost and not self._audio_lost_shown:
+            self._audio_lost_shown = True
+            self._info["audio"] = f"lost: {pipeline.audio_lost}; video alone"
+            self._state(SessionPhase.AUDIO_LOST, self._info["audio"])
             self.listener.on_info(dict(self._info))
 
-    def _run_source(self, source: FrameSource, fast) -> int:
+    def _run_source(self, source: FrameSource) -> int:
         delivered = 0
         for frame in source.frames():
             if self._stop.is_set():
                 break
-            if source.live:
+            if source.clock_time:
                 frame = replace(frame, t=frame.t - self._t0)  # seconds since the session started
-            result = fast.process(frame)
+            self._sync_recorder()
+            result = self._pipeline.step(frame)
             self._check_voice()
-            if self._voice is not None:
-                result = with_voice_cues(result, self._voice)
             delivered += 1
             self._counts["processed"] += 1
-            self._sync_recorder()
-            if self._slow is not None:
-                self._slow.observe(result)
             self._deliver_explanations()
             if self._recorder is not None:
                 try:
@@ -340,9 +317,9 @@ class LiveSession:
         return delivered
 
     def _deliver_explanations(self) -> None:
-        if self._slow is None:
+        if self._pipeline is None:
             return
-        for item in self._slow.take():
+        for item in self._pipeline.explanations():
             self._counts["explanations"] += 1
             if self._recorder is not None:
                 try:
@@ -386,9 +363,9 @@ class LiveSession:
         )
 
     def _explainer_state(self) -> str:
-        if self._slow is None:
+        if self._pipeline is None or self._pipeline.options.explain is None:
             return "off"
-        worker = self._slow.worker
+        worker = self._worker
         if worker is None:
             return "failed: " + str(self._info.get("explainer_warning") or "no model")
         if worker.failed:
@@ -416,7 +393,11 @@ class LiveSession:
                 key_frames=self.plan.key_frames,
                 input={"spec": self.config.source, "camera": self.config.is_camera, "loop": self.config.loop},
                 devices={"video": self._source_description, "audio": self._info.get("audio", "off")},
-                **{k: v for k, v in self._info.items() if k in ("backend", "fast_path", "settings", "explainer")},
+                **{
+                    k: v
+                    for k, v in self._info.items()
+                    if k in ("backend", "fast_path", "settings", "explainer", "fusion")
+                },
             )
         except RecordingError as exc:
             self._recording_failed(exc)
@@ -438,4 +419,4 @@ class LiveSession:
         if recorder is not None:
             recorder.close(status=f"failed: {exc}")
             self.last_recording = recorder.folder
-        self._state("recording_failed", str(exc))
+        self._state(SessionPhase.RECORDING_FAILED, str(exc))

@@ -21,6 +21,7 @@ class CameraSource(FrameSource):
     """An OpenCV capture device, by index (0, 1, ...) or by path (/dev/video0, a stream, a file)."""
 
     live = True
+    clock_time = True
 
     def __init__(self, device: int | str, read_timeout_s: float = 5.0):
         self.device = device

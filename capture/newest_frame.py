@@ -12,24 +12,26 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from capture import clock
 from engines.contracts import Frame
 
 
 class NewestFrameSlot:
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._latest: tuple[float, np.ndarray] | None = None
+        self._latest: tuple[float, int | None, np.ndarray, float] | None = None
         self._ended = False
         self.produced = 0
         self.delivered = 0
 
-    def put(self, t: float, image: np.ndarray) -> bool:
-        """Offers a frame; False once the slot has ended (the reader should stop)."""
+    def put(self, t: float, image: np.ndarray, index: int | None = None) -> bool:
+        """Offers a frame (`index`: its place in the source, when the source knows it; else the order of
+        delivery); False once the slot has ended (the reader should stop)."""
         with self._cond:
             if self._ended:
                 return False
             self.produced += 1
-            self._latest = (t, image)
+            self._latest = (t, index, image, clock.now())
             self._cond.notify_all()
             return True
 
@@ -60,8 +62,8 @@ class NewestFrameSlot:
                     raise on_timeout() if on_timeout else TimeoutError("no frame")
                 if self._latest is None:
                     return
-                t, image = self._latest
+                t, index, image, captured = self._latest
                 self._latest = None
-                index = self.delivered
+                index = self.delivered if index is None else index
                 self.delivered += 1
-            yield Frame(t=t, index=index, image=image)
+            yield Frame(t=t, index=index, image=image, captured=captured)

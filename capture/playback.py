@@ -1,8 +1,10 @@
 """A video file played as if it were a camera, for the app, a kiosk demo, or a test.
 
 Paced, it behaves like a live device: a reader thread decodes at the file's own
-rate, stamps each frame on the capture clock, and keeps only the newest; a slow
+rate from the first call of `frames()`, and keeps only the newest; a slow
 consumer skips frames (counted as drops) and never falls behind the picture.
+Every frame, paced or not, carries its media time (continuing across loops) and
+its index in the file, so the frames a paced run skipped are visible as gaps.
 Unpaced, the consumer pulls every frame as fast as it can (a stress run).
 Either way it can loop, so a short clip can stand in for a camera that runs for days.
 """
@@ -17,9 +19,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from capture import clock
 from capture.newest_frame import NewestFrameSlot
 from capture.source import CaptureError, FrameSource
+from capture.video_file import media_time
 from engines.contracts import Frame
 
 
@@ -38,11 +40,9 @@ class FilePlayback(FrameSource):
         self._slot = NewestFrameSlot()
         self._stopped = False
         self._decoded = 0
+        self._loop_offset = 0.0  # media time of the current pass's start, when looping
+        self._last_t = 0.0
         self._thread: threading.Thread | None = None
-        self.started = clock.now()  # paced: the clock time of frame 0, to turn a frame's time into media time
-        if pace:
-            self._thread = threading.Thread(target=self._play, name="file-playback", daemon=True)
-            self._thread.start()
 
     def _open(self) -> cv2.VideoCapture:
         if not self.path.is_file():
@@ -53,16 +53,22 @@ class FilePlayback(FrameSource):
             raise CaptureError(f"cannot open video {self.path}: not a video OpenCV can decode, or corrupt")
         return cap
 
-    def _read(self) -> np.ndarray | None:
-        """The next image, rewinding at the end when looping; None at the end."""
+    def _read(self) -> tuple[float, int, np.ndarray] | None:
+        """The next (media time, index, image), rewinding at the end when looping; None at the end."""
         ok, image = self._cap.read()
+        pass_index = int(self._cap.get(cv2.CAP_PROP_POS_FRAMES)) - 1
         if (not ok or image is None) and self.loop and self._decoded:
+            self._loop_offset = self._last_t + 1.0 / self.fps
             self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
             ok, image = self._cap.read()
+            pass_index = 0
         if not ok or image is None:
             return None
+        t = self._loop_offset + media_time(self._cap, max(pass_index, 0), self.fps)
+        self._last_t = t
+        index = self._decoded
         self._decoded += 1
-        return image
+        return t, index, image
 
     @property
     def dropped(self) -> int:
@@ -72,11 +78,12 @@ class FilePlayback(FrameSource):
         period = 1.0 / self.fps
         due = time.monotonic()
         while True:
-            image = self._read()
-            if image is None:
+            frame = self._read()
+            if frame is None:
                 self._slot.end()
                 return
-            if not self._slot.put(clock.now(), image):
+            t, index, image = frame
+            if not self._slot.put(t, image, index):
                 return
             due += period
             wait = due - time.monotonic()
@@ -86,17 +93,21 @@ class FilePlayback(FrameSource):
                 due = time.monotonic()  # decoding fell behind: no burst to catch up
 
     def frames(self) -> Iterator[Frame]:
-        yield from (self._slot.frames() if self.pace else self._pull())
+        if not self.pace:
+            yield from self._pull()
+            return
+        if self._thread is None and not self._stopped:  # playing starts when the consumer is ready
+            self._thread = threading.Thread(target=self._play, name="file-playback", daemon=True)
+            self._thread.start()
+        yield from self._slot.frames()
 
     def _pull(self) -> Iterator[Frame]:
-        """Media time (index / fps), continuing across loops, as `VideoFileSource` stamps a file."""
-        index = 0
         while not self._stopped:
-            image = self._read()
-            if image is None:
+            frame = self._read()
+            if frame is None:
                 return
-            yield Frame(t=index / self.fps, index=index, image=image)
-            index += 1
+            t, index, image = frame
+            yield Frame(t=t, index=index, image=image)
 
     def interrupt(self) -> None:
         self._stopped = True

@@ -23,6 +23,7 @@ class FrameSource(ABC):
     fps: float | None = None  # nominal rate when the source knows it
     frame_count: int | None = None  # known length, for progress bars
     live: bool = False
+    clock_time: bool = False  # frames stamped on the capture clock (a camera); else media time (a file)
 
     @property
     def dropped(self) -> int:

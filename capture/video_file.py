@@ -12,7 +12,8 @@ from engines.contracts import Frame
 
 
 class VideoFileSource(FrameSource):
-    """Timestamps are media time (index / fps), so results line up with the file."""
+    """Timestamps are media time: each frame's presentation time, so results line up with the file even when
+    its frame rate varies."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -29,17 +30,25 @@ class VideoFileSource(FrameSource):
             self._cap.release()
             raise CaptureError(f"cannot read any frame from {self.path}: the file is empty or corrupt")
         self._first = first
+        self._first_t = media_time(self._cap, 0, self.fps)
         self.width, self.height = first.shape[1], first.shape[0]
 
     def frames(self) -> Iterator[Frame]:
-        index = 0
-        image = self._first
+        index, image, t = 0, self._first, self._first_t
         while image is not None:
-            yield Frame(t=index / self.fps, index=index, image=image)
+            yield Frame(t=t, index=index, image=image)
             index += 1
             ok, image = self._cap.read()
             if not ok:
                 break
+            t = media_time(self._cap, index, self.fps)
 
     def close(self) -> None:
         self._cap.release()
+
+
+def media_time(cap: cv2.VideoCapture, index: int, fps: float) -> float:
+    """The presentation time of the frame just read, in seconds; index / fps where the container gives none."""
+    ms = cap.get(cv2.CAP_PROP_POS_MSEC)
+    known = ms == ms and (ms > 0 or index == 0)  # NaN, or 0 after the first frame: the container did not say
+    return ms / 1000.0 if known else index / fps

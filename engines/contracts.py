@@ -8,19 +8,52 @@ neighbours noticing. Arrays inside are treated as read-only by convention.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 
 EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 
+class Trigger(StrEnum):
+    """Why the gate asked for an explanation."""
+
+    CONFLICT = "conflict"  # face and voice disagree
+    AMBIGUOUS = "ambiguous"  # the fast path is unsure
+    CHANGE = "change"  # the label changed
+    NEW_FACE = "new_face"  # seen a while and not explained yet
+    STALE = "stale"  # the last explanation is old
+
+
+class ExplanationSource(StrEnum):
+    """Who wrote an explanation's sentence."""
+
+    LLM = "llm"
+    TEMPLATE = "template"
+
+
+class SessionPhase(StrEnum):
+    """Where a live session stands, as the window shows it."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    RECORDING_FAILED = "recording_failed"
+    AUDIO_LOST = "audio_lost"
+
+
 @dataclass(frozen=True)
 class Frame:
-    """One video frame. `t` is seconds on the capture clock (monotonic)."""
+    """One video frame. `t`: seconds on the session's time axis (a file's media time, or the capture clock for a
+    camera); `captured`: the capture clock when a live source handed it over, for capture-to-screen delays."""
 
     t: float
     index: int
     image: np.ndarray  # HxWx3 uint8, BGR (OpenCV's order)
+    captured: float | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +116,7 @@ class FrameResult:
     faces: tuple[FaceObservation, ...]
     latency_ms: dict[str, float] = field(default_factory=dict)
     voice: VoiceCues | None = None
+    captured: float | None = None  # the frame's capture clock reading, from a live source
 
 
 @dataclass(frozen=True)
@@ -144,7 +178,7 @@ class GateDecision:
     track_id: int
     window: tuple[float, float]
     invoke: bool
-    trigger: str | None  # conflict | ambiguous | change | stale, when invoked
+    trigger: Trigger | None  # when invoked
     reason: str  # the trigger's numbers, or why not (steady, already explained, budget)
     already_explained: bool = False  # declined because this same state has a fresh explanation
 
@@ -161,17 +195,25 @@ class Explanation:
     latency_ms: float
     track_id: int = -1
     fast_label: str = ""  # the fast path's label for the window; the fast label stays primary
-    source: str = "template"  # llm | template
+    source: ExplanationSource = ExplanationSource.TEMPLATE
     first_token_ms: float | None = None
     rejected: str | None = None  # why the model's output was not used, when the template stands in
     model: str | None = None
 
 
 @dataclass(frozen=True)
-class SessionState:
-    """Where a live session stands, for the window to show: starting, running, retrying, finished, stopped, failed."""
+class Explained:
+    """An explanation with the evidence it was given, returned together so that nobody keeps a side table."""
 
-    phase: str
+    explanation: Explanation
+    evidence: Evidence
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """Where a live session stands, for the window to show."""
+
+    phase: SessionPhase
     detail: str = ""
     retry_in_s: float | None = None  # while retrying: seconds until the next attempt
 

@@ -16,16 +16,18 @@ are its output on the bundled talking clip (`tests/data/talking_neutral.mp4`).
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from engines.contracts import Evidence, FusedState, VoiceCues
 from engines.errors import EmolensError
+from engines.settings_file import load_settings
 from engines.slow.evidence import with_conflict
+from engines.summary_stats import robust_spread
 
 # arousal of each label on Russell's circumplex (1980), coarsely: the face expert's prior, not a fitted value
 LABEL_AROUSAL = {
@@ -49,14 +51,15 @@ class FusionSettings:
     min_face_trust: float = 0.4
     fitted_on: tuple[str, ...] = ("tests/data/talking_neutral.mp4",)
 
+    LIMITS: ClassVar[dict[str, tuple[float, float]]] = {
+        "conflict_threshold": (0.0, 1.0),
+        "min_face_trust": (0.0, 1.0),
+    }
+
     @classmethod
     def load(cls, path: Path) -> FusionSettings:
-        try:
-            data = json.loads(Path(path).read_text())["settings"]
-            known = {f.name for f in fields(cls)}
-            return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known})
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise EmolensError(f"{path} is not a fusion settings file from `emolens fit-fusion` ({exc})") from exc
+        """A JSON file as written by `emolens fit-fusion` (its "settings" key) or a bare settings object."""
+        return load_settings(cls, path, "fusion")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -165,8 +168,7 @@ def fit_fusion(records: list[dict], target: float = 0.05, sources: tuple[str, ..
         values = np.array([r["voice"][key] for r in speech if r["voice"].get(key) is not None], float)
         if len(values) == 0:  # no pitch measured anywhere: keep the default calibration for it
             return getattr(FusionSettings(), key)
-        median = float(np.median(values))
-        return round(median, 2), round(max(floor, 1.4826 * float(np.median(np.abs(values - median)))), 2)
+        return round(float(np.median(values)), 2), round(max(floor, robust_spread(values)), 2)
 
     settings = FusionSettings(
         loudness_db=robust("loudness_db", 2.0),

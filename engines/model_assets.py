@@ -82,7 +82,12 @@ def load_asset(name: str, model_dir: Path | None = None) -> ModelAsset:
         manifest = json.loads(mpath.read_text())
     except (OSError, ValueError) as exc:
         raise ModelError(f"manifest {mpath} is unreadable ({exc}); {rebuild_hint(model_dir)}") from exc
+    keys = ("file", "size", "sha256")
+    if not isinstance(manifest, dict) or not all(k in manifest for k in keys) or manifest.get("name", name) != name:
+        raise ModelError(f"manifest {mpath} is not the manifest of {name}; {rebuild_hint(model_dir)}")
     path = model_dir / manifest["file"]
+    if path.stem != name:  # a manifest swapped with another model's would send one model's file to another's code
+        raise ModelError(f"manifest {mpath} names {manifest['file']}, not a file of {name}; {rebuild_hint(model_dir)}")
     problem = file_problem(path, manifest["size"], manifest["sha256"])
     if problem:
         raise ModelError(f"model file {path} {problem}; {rebuild_hint(model_dir)}")

@@ -24,6 +24,10 @@ def export_frames(folder: Path, fmt: str, out: Path | None = None) -> tuple[Path
     out = out or folder / f"frames.{fmt}"
     if out.is_dir():
         out = out / f"frames.{fmt}"
+    if not out.parent.is_dir():
+        raise EmolensError(
+            f"cannot write {out}: the folder {out.parent} does not exist (make it, or give another --out)"
+        )
     if fmt == "parquet":
         return out, write_frames_parquet(source, out)
     table = read_frames_table(source)  # checks every row, and leaves out a line a kill cut short

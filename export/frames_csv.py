@@ -45,6 +45,10 @@ class FramesCsvWriter:
             )
             self.rows += 1
 
+    @property
+    def rows_on_disk(self) -> int:
+        return max(0, self._file.lines_on_disk - 1)  # the header is the first line
+
     def flush(self) -> None:
         self._file.flush()
 

@@ -26,6 +26,10 @@ class JsonlLog:
     def records(self) -> int:
         return self._file.lines
 
+    @property
+    def records_on_disk(self) -> int:
+        return self._file.lines_on_disk
+
     def write(self, record: dict) -> None:
         self._file.append(json.dumps(record, ensure_ascii=False, default=_plain))
         if time.monotonic() - self._last_flush >= self.flush_interval_s:

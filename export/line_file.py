@@ -22,7 +22,8 @@ class LineFile:
         self._fd: int | None = os.open(path, flags, 0o644)
         self._pending: list[bytes] = []
         self._lock = threading.Lock()  # the session's thread appends while the flusher flushes
-        self.lines = 0
+        self.lines = 0  # appended
+        self.lines_on_disk = 0  # handed to the kernel whole
 
     def append(self, line: str) -> None:
         """`line` without its newline; it must hold none."""
@@ -43,10 +44,13 @@ class LineFile:
             except OSError:
                 # kept, so that a later flush (after space was freed) completes a line the disk cut short
                 self._pending.insert(0, bytes(view))
+                self.lines_on_disk += data.count(b"\n", 0, len(data) - len(view))
                 raise
+            self.lines_on_disk += data.count(b"\n")
 
     def close(self, fsync: bool = True) -> None:
-        """Flushes, fsyncs (the data survives a power cut, not only a killed process) and closes."""
+        """Flushes, fsyncs (the data survives a power cut, not only a killed process) and closes; raises the
+        OSError of a flush or fsync that failed (the file is closed all the same)."""
         try:
             self.flush()
             if fsync and self._fd is not None:

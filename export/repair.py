@@ -2,7 +2,10 @@
 
 Cuts a last line left half-written, counts what the logs hold, closes
 session.json with the status `interrupted`, and builds frames.parquet and
-report.html from the flushed logs. Nothing that was flushed is dropped.
+report.html from the flushed logs. Nothing that was flushed is dropped. A
+session.json that is missing, empty or unreadable is rebuilt from events.jsonl
+(the damaged one is kept beside it). A folder another process is still
+writing is refused.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ from datetime import datetime
 from pathlib import Path
 
 from engines.errors import EmolensError
+from export.folder_lock import FolderLock
 from export.frames_schema import COLUMNS
 from export.jsonl_log import JsonlLog
 from export.line_file import readable_lines
-from export.session_info import SessionInfo
+from export.session_info import SCHEMA_VERSION, SessionInfo
 from export.session_reader import read_session
 from export.session_recorder import RESERVE_NAME, event_time, finish_session_files
 
@@ -38,15 +42,24 @@ def cut_partial_line(path: Path) -> int:
 def repair_session(folder: Path) -> dict:
     if not folder.is_dir():
         raise EmolensError(f"{folder} is not a folder; give a session folder")
-    if not (folder / "session.json").exists() and not (folder / "frames.csv").exists():
-        raise EmolensError(f"{folder} has neither session.json nor frames.csv: not an emolens session folder")
-    if not (folder / "frames.csv").exists():  # killed between session.json and the logs: an empty session
+    if not any((folder / name).exists() for name in ("session.json", "frames.csv", "events.jsonl")):
+        raise EmolensError(f"{folder} has no session.json, frames.csv or events.jsonl: not an emolens session folder")
+    lock = FolderLock.acquire(folder)
+    try:
+        return _repair(folder)
+    finally:
+        lock.release()
+
+
+def _repair(folder: Path) -> dict:
+    if not (folder / "frames.csv").exists() or (folder / "frames.csv").stat().st_size == 0:
+        # killed between session.json and the logs' first flush: an empty session
         (folder / "frames.csv").write_text(",".join(COLUMNS) + "\n")
     info_path = folder / "session.json"
-    try:
-        info = json.loads(info_path.read_text())
-    except (OSError, ValueError):
-        info = {"status": "running", "session_json": "rebuilt by repair (the original was missing or unreadable)"}
+    info = _session_info(info_path)
+    if info is None:
+        info = rebuilt_session_info(folder)
+        info_path.write_text(json.dumps(info, indent=2))
     was = info.get("status", "running")
     cut = {name: n for name in LOGS if (n := cut_partial_line(folder / name))}
     (folder / RESERVE_NAME).unlink(missing_ok=True)
@@ -86,6 +99,47 @@ def read_session_lenient(folder: Path, info: dict):
     if not (folder / "session.json").exists():
         (folder / "session.json").write_text(json.dumps(info, indent=2))
     return read_session(folder)
+
+
+def _session_info(path: Path) -> dict | None:
+    """session.json as a dict; None when it is missing, empty or unreadable (a damaged one is kept beside it)."""
+    try:
+        info = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        info = None
+    if isinstance(info, dict):
+        return info
+    if path.exists() and path.stat().st_size:
+        os.replace(path, path.with_name("session.json.damaged"))
+    else:
+        path.unlink(missing_ok=True)
+    return None
+
+
+def rebuilt_session_info(folder: Path) -> dict:
+    """What events.jsonl tells of a session whose session.json was lost: its input, backend and start."""
+    first: dict = {}
+    events = folder / "events.jsonl"
+    if events.exists():
+        for line in readable_lines(events)[0]:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            first = first or record
+            if record.get("event") == "session_started":
+                first = record
+                break
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "status": "running",
+        "started": first.get("time", "unknown"),
+        "input": {"spec": first.get("input")} if first.get("input") else None,
+        "backend": {"name": first.get("backend")} if first.get("backend") else None,
+        "session_json": "rebuilt by emolens repair from events.jsonl: the original was missing, empty or unreadable",
+    }
 
 
 def _last_write(folder: Path) -> str:

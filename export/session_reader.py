@@ -44,6 +44,8 @@ def read_session(folder: Path) -> SessionLog:
         raise EmolensError(f"{folder} is not a folder; give the session folder `emolens analyze --out` or Record wrote")
     info_path = folder / "session.json"
     if not info_path.exists():
+        if (folder / "events.jsonl").exists() or (folder / "frames.csv").exists():
+            raise EmolensError(f"{folder} has no session.json; `emolens repair {folder}` rebuilds it from the logs")
         raise EmolensError(f"{folder} has no session.json: it is not an emolens session folder")
     try:
         info = json.loads(info_path.read_text())

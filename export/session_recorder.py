@@ -7,13 +7,18 @@ frames.parquet and report.html. Numbers only, unless key-frame crops were asked 
 
 A write that fails (a full disk, a removed drive) stops the recording, not the
 session: the recorder frees a small reserve file it holds for this moment, logs
-the error to events.jsonl, marks session.json failed, and keeps what was written.
+the error to events.jsonl, marks session.json failed with the rows it kept, and
+keeps what was written. The status says `complete` only after every line the
+session produced was handed to the disk and synced; the last flush, inside
+`close`, is checked like every other.
+
+One writer per folder: the recorder holds the folder's lock (`FolderLock`)
+from its first file to its close.
 """
 
 from __future__ import annotations
 
 import contextlib
-import statistics
 import threading
 import time
 from dataclasses import asdict
@@ -24,7 +29,9 @@ import numpy as np
 
 from engines.contracts import Evidence, Explanation, Frame, FrameResult
 from engines.errors import EmolensError
+from engines.summary_stats import percentiles
 from export.explanation_records import explanation_record
+from export.folder_lock import FolderLock
 from export.frames_csv import FramesCsvWriter
 from export.frames_schema import schema_summary
 from export.jsonl_log import JsonlLog
@@ -50,10 +57,13 @@ class SessionRecorder:
         self,
         folder: Path,
         key_frames: KeyFrameOptions | None = None,
+        lock: FolderLock | None = None,
         **info,
     ):
-        """`folder` must be new (see `new_session_folder`)."""
+        """`folder` must be new (see `new_session_folder`), or hold nothing of a session; `lock`: the folder's
+        lock when the caller took it already (to check the folder before writing), else it is taken here."""
         self.folder = folder
+        self.lock = lock if lock is not None else FolderLock.acquire(folder)
         self.failed: str | None = None
         self.closed = False
         self._io_lock = threading.Lock()
@@ -74,8 +84,14 @@ class SessionRecorder:
             self.events = JsonlLog(folder / "events.jsonl")
             self.frames = FramesCsvWriter(folder / "frames.csv")
             self.explanations = JsonlLog(folder / "explanations.jsonl")
-        except OSError as exc:
+        except OSError as exc:  # nothing recorded yet: what was begun is removed, so no half-made folder stays
+            for name in (RESERVE_NAME, "session.json.tmp", "session.json", "events.jsonl", "frames.csv"):
+                with contextlib.suppress(OSError):
+                    (folder / name).unlink()
+            self.lock.release()
             raise RecordingError(f"cannot record to {folder}: {exc.strerror or exc}") from exc
+        if self.lock.stale_pid is not None:
+            self.event({"event": "lock_taken_over", "stale_pid": self.lock.stale_pid})
         self.key_frames = KeyFrameCapture(folder / "keyframes", key_frames) if key_frames else None
         self._stop = threading.Event()
         self._flusher = threading.Thread(target=self._flush_loop, name="emolens-log-flusher", daemon=True)
@@ -96,9 +112,7 @@ class SessionRecorder:
 
         self._guard(write)
         self.frames_processed += 1
-        if self._dropped_before is None:  # drops before this recording began are not its own
-            self._dropped_before = dropped
-        self.frames_dropped = dropped - self._dropped_before
+        self._note_dropped(dropped)
         self.last_t = result.t
         total = result.latency_ms.get("total")
         if total is not None:
@@ -107,6 +121,11 @@ class SessionRecorder:
         if time.monotonic() >= self._stats_due:
             self._stats()
 
+    def _note_dropped(self, dropped: int) -> None:
+        if self._dropped_before is None:  # drops before this recording began are not its own
+            self._dropped_before = dropped
+        self.frames_dropped = dropped - self._dropped_before
+
     def explanation(self, explanation: Explanation, evidence: Evidence) -> None:
         self._guard(lambda: self.explanations.write(explanation_record(explanation, evidence)))
 
@@ -114,7 +133,8 @@ class SessionRecorder:
         self._stats_due = time.monotonic() + STATS_EVERY_S
         record = {"event": "stats", "t": self.last_t, **self.counts()}
         if self._since_stats:
-            record["fast_ms_p50"], record["fast_ms_p95"] = _p50_p95(self._since_stats)
+            p = percentiles(self._since_stats, (50, 95), digits=2)
+            record["fast_ms_p50"], record["fast_ms_p95"] = p["p50"], p["p95"]
         self._since_stats = []
         self.event(record)
 
@@ -124,6 +144,7 @@ class SessionRecorder:
             "frames_processed": self.frames_processed,
             "frames_dropped": self.frames_dropped,
             "rows": self.frames.rows,
+            "rows_on_disk": self.frames.rows_on_disk,
         }
 
     def _guard(self, write) -> None:
@@ -154,17 +175,20 @@ class SessionRecorder:
     def _fail(self, exc: OSError) -> str:
         """Stops the recording after a failed write; returns the message the user sees."""
         why = exc.strerror or str(exc)
-        message = f"recording to {self.folder} stopped: {why}; what was written up to then is kept"
-        self.failed = message
         self._stop.set()
         with contextlib.suppress(OSError):
             self._reserve.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            self.events.write({"time": event_time(), "event": "recording_failed", "error": why, **self.counts()})
+        if not self.events.closed:
+            with contextlib.suppress(OSError):
+                self.events.write({"time": event_time(), "event": "recording_failed", "error": why, **self.counts()})
         self._close_files()
+        counts = self.counts()
+        kept = f"{counts['rows_on_disk']} of {counts['rows']} rows kept"
+        self.failed = f"recording to {self.folder} stopped: {why}; {kept}, with every line written up to then"
         with contextlib.suppress(OSError):
-            self.session.finish(status=f"failed: {why}", counts=self.counts())
-        return message
+            self.session.finish(status=f"failed: {why} ({kept})", counts=counts)
+        self.lock.release()
+        return self.failed
 
     def _close_files(self) -> None:
         self.closed = True
@@ -176,33 +200,60 @@ class SessionRecorder:
                 with contextlib.suppress(OSError):  # the disk is gone; what was flushed stays readable
                     log.close()
 
-    def close(self, status: str = "complete", last_event: dict | None = None, **counts) -> None:
-        """Ends the recording: the last key frames, a last stats line, `last_event`, fsync, session.json, Parquet,
-        report."""
+    def close(
+        self, status: str = "complete", last_event: dict | None = None, dropped: int | None = None, **counts
+    ) -> None:
+        """Ends the recording: the last key frames, a last stats line, `last_event`, every log flushed and synced
+        (a failure there fails the recording, with the rows kept), session.json, Parquet, report. `dropped`: the
+        source's final count of frames it discarded, the ones after the last processed frame included."""
         if self.closed:
             return
+        if dropped is not None:
+            self._note_dropped(dropped)
         try:
             if self.key_frames is not None:
                 records = self.key_frames.flush()
                 self._guard(lambda: [self.events.write({"time": event_time(), **r}) for r in records])
+            self._sync_logs(self.frames, self.explanations)  # the rows first: the last events say how it went
             if self.frames_processed:
                 self._stats()
             if last_event is not None:
                 self.event(last_event)
+            self._sync_logs(self.events)
         except RecordingError:
             return  # _fail closed everything and marked the session failed
         summary = {**self.counts(), **counts}
         if self._latencies.count:
             summary["fast_ms_p50"], summary["fast_ms_p95"] = self._latencies.p50_p95()
-        self._close_files()
         with contextlib.suppress(OSError):
             self._reserve.unlink(missing_ok=True)
         try:
             self.session.finish(status=status, counts=summary)
         except OSError as exc:
-            self.failed = f"cannot write {self.session.path}: {exc.strerror or exc}"
+            self.failed = f"cannot write {self.session.path}: {exc.strerror or exc}; run `emolens repair {self.folder}`"
+            self.lock.release()
             return
         self.failed = finish_session_files(self.folder)
+        if self.failed:
+            with contextlib.suppress(OSError):
+                self.session.update(derived_files_missing=self.failed)
+        self.lock.release()
+
+    def _sync_logs(self, *logs) -> None:
+        """`logs` flushed, synced and closed; a failure fails the recording (the events log, if still open,
+        says so)."""
+        self._stop.set()
+        if self._flusher.is_alive():
+            self._flusher.join()
+        try:
+            if self._flush_error is not None:
+                raise self._flush_error
+            with self._io_lock:
+                for log in logs:
+                    log.close()
+        except OSError as exc:
+            raise RecordingError(self._fail(exc)) from exc
+        self.closed = self.events.closed
 
 
 def finish_session_files(folder: Path) -> str | None:
@@ -210,13 +261,18 @@ def finish_session_files(folder: Path) -> str | None:
     from export.frames_parquet import write_frames_parquet
     from export.report import write_report
 
-    try:
-        write_frames_parquet(folder / "frames.csv", folder / "frames.parquet")
-        write_report(folder)
-    except (OSError, EmolensError) as exc:
-        why = getattr(exc, "strerror", None) or exc
+    missing = []
+    for name, write in (
+        ("frames.parquet", lambda: write_frames_parquet(folder / "frames.csv", folder / "frames.parquet")),
+        ("report.html", lambda: write_report(folder)),
+    ):
+        try:
+            write()
+        except (OSError, EmolensError) as exc:
+            missing.append(f"{name} ({getattr(exc, 'strerror', None) or exc})")
+    if missing:
         return (
-            f"the logs in {folder} are complete, but frames.parquet and report.html could not be written ({why}); "
+            f"the logs in {folder} are complete, but {' and '.join(missing)} could not be written; "
             f"make room and run `emolens repair {folder}`"
         )
     return None
@@ -239,12 +295,6 @@ class LatencyHistogram:
         cumulative = np.cumsum(self._counts)
         p50, p95 = (int(np.searchsorted(cumulative, q * self.count)) for q in (0.5, 0.95))
         return round((p50 + 0.5) * self.BIN_MS, 2), round((p95 + 0.5) * self.BIN_MS, 2)
-
-
-def _p50_p95(values: list[float]) -> tuple[float, float]:
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
-    return round(statistics.median(ordered), 2), round(p95, 2)
 
 
 def new_session_folder(root: Path, now: datetime | None = None) -> Path:

@@ -28,6 +28,40 @@ def has_cuda() -> bool:
     return torch.cuda.is_available()
 
 
+def unshare_works() -> bool:
+    """Whether a user+mount namespace can be made here, to mount a real small tmpfs as a nearly full disk."""
+    import shutil
+
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(
+        ["unshare", "-Urm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"], capture_output=True, timeout=10
+    )
+    return probe.returncode == 0
+
+
+needs_small_disk = pytest.mark.skipif(not unshare_works(), reason="no user+mount namespace here to mount a tmpfs in")
+
+
+def analyze_on_small_disk(size_kib: int, tmp_path: Path, *args: str) -> tuple[Path, int, str]:
+    """`emolens analyze CLIP --out MOUNT/s ARGS` on a real tmpfs of `size_kib` KiB mounted in a private
+    namespace; returns a copy of the session folder (which may not exist), the exit code and stderr."""
+    mount, kept = tmp_path / "small-disk", tmp_path / "kept"
+    mount.mkdir()
+    script = (
+        f'mount -t tmpfs -o size={size_kib}k tmpfs "$1" && shift && "$@" 2>"$KEPT.err" >"$KEPT.out"; '
+        'echo $? >"$KEPT.rc"; if [ -e "$OUT" ]; then cp -a "$OUT" "$KEPT"; fi'
+    )
+    out = mount / "s"
+    subprocess.run(
+        ["unshare", "-Urm", "sh", "-c", script, "sh", str(mount), str(EMOLENS), "analyze", *args, "--out", str(out)],
+        check=True,
+        timeout=300,
+        env={**os.environ, "KEPT": str(kept), "OUT": str(out)},
+    )
+    return kept, int(Path(f"{kept}.rc").read_text()), Path(f"{kept}.err").read_text()
+
+
 needs_cuda = pytest.mark.skipif(not has_cuda(), reason="needs a CUDA GPU and a CUDA build of torch (neither is here)")
 GROUP_CLIP = DATA / "group_pan.mp4"
 PORTRAIT_CLIP = DATA / "portrait_zoom.mp4"

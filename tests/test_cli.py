@@ -136,9 +136,9 @@ def test_a_camera_lost_mid_session_keeps_the_rows_and_records_why(model_dir, tmp
     """No camera exists here; this source plays the real clip behind the FrameSource interface, then fails
     the way CameraSource does when frames stop arriving."""
     import app.analyze as analyze_module
-    from app.assembly import FastPathOptions
     from capture import CaptureError
     from capture.video_file import VideoFileSource
+    from engines.pipeline import FastPathOptions, PipelineOptions
 
     class UnpluggedCamera(VideoFileSource):
         live = True
@@ -152,7 +152,7 @@ def test_a_camera_lost_mid_session_keeps_the_rows_and_records_why(model_dir, tmp
     monkeypatch.setattr(analyze_module, "open_source", lambda spec: UnpluggedCamera(GROUP_CLIP))
     out = tmp_path / "session"
     with pytest.raises(CaptureError, match="no frame"):
-        analyze_module.analyze("0", out, FastPathOptions(model_dir=model_dir), show_progress=False)
+        analyze_module.analyze("0", out, PipelineOptions(FastPathOptions(model_dir=model_dir)), show_progress=False)
     session = json.loads((out / "session.json").read_text())
     assert session["status"].startswith("failed: camera 0 delivered no frame")
     assert session["counts"]["frames_processed"] == 40

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from conftest import GROUP_CLIP, PORTRAIT_CLIP, has_cuda, needs_cuda, needs_torch, run_emolens
 
-from app.assembly import choose_preprocessing
 from app.bench import load_frames
 from engines.backends.onnxruntime_backend import GPU_PROVIDERS, OnnxRuntimeBackend, gpu_providers
 from engines.errors import BackendError
 from engines.fast.pipeline import FastPath
 from engines.model_assets import DETECTOR, EXPRESSION
+from engines.pipeline.assembly import choose_preprocessing
 
 
 def _onnxruntime_gpu() -> bool:
@@ -134,7 +134,8 @@ def test_without_onnxruntime_gpu_the_cpu_runs_and_one_line_says_why(model_dir, t
 
 @pytest.mark.skipif(not _onnxruntime_gpu(), reason="needs onnxruntime-gpu and a CUDA GPU (neither is here)")
 def test_onnxruntime_gpu_runs_the_fast_path_on_the_gpu(model_dir, detector, classifier, group_frames):
-    from app.assembly import FastPathOptions, build_fast_path
+    from engines.pipeline import FastPathOptions
+    from engines.pipeline.assembly import build_fast_path
 
     fast_path, info = build_fast_path(FastPathOptions(backend="onnxruntime-gpu", detect_every=1), progress=print)
     assert set(info["backend"]["providers"]) == {DETECTOR, EXPRESSION}

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import EMOLENS, GROUP_CLIP, PORTRAIT_CLIP, run_emolens
+from conftest import EMOLENS, GROUP_CLIP, PORTRAIT_CLIP, analyze_on_small_disk, needs_small_disk, run_emolens
 
 from engines.contracts import EMOTIONS
 from export.frames_schema import COLUMNS, FRAME_COLUMNS
@@ -124,39 +124,20 @@ def test_repair_cuts_a_half_written_line_and_keeps_the_rest(analyzed, tmp_path):
     assert json.loads((out / "session.json").read_text())["counts"]["rows"] == whole
 
 
-def _unshare_works() -> bool:
-    if shutil.which("unshare") is None:
-        return False
-    probe = subprocess.run(
-        ["unshare", "-Urm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"], capture_output=True, timeout=10
-    )
-    return probe.returncode == 0
-
-
-@pytest.mark.skipif(not _unshare_works(), reason="no user+mount namespace here to mount a small tmpfs in")
+@needs_small_disk
 def test_a_full_filesystem_stops_analyze_cleanly_with_the_error_in_events(model_dir, tmp_path):
     """A real 96 KiB tmpfs, mounted in a private namespace: the clip's logs do not fit in it."""
-    mount, kept = tmp_path / "small-disk", tmp_path / "kept"
-    mount.mkdir()
-    script = (
-        'mount -t tmpfs -o size=96k tmpfs "$1" && "$2" analyze "$3" --out "$1/s" --quiet 2>"$4.err"; '
-        'echo $? >"$4.rc"; cp -a "$1/s" "$4"'
-    )
-    subprocess.run(
-        ["unshare", "-Urm", "sh", "-c", script, "sh", str(mount), str(EMOLENS), str(GROUP_CLIP), str(kept)],
-        check=True,
-        timeout=300,
-        env=os.environ,
-    )
-    stderr = Path(f"{kept}.err").read_text()
-    assert Path(f"{kept}.rc").read_text().strip() == "2", stderr
-    assert "No space left on device" in stderr and "what was written up to then is kept" in stderr
+    kept, rc, stderr = analyze_on_small_disk(96, tmp_path, str(GROUP_CLIP), "--quiet")
+    assert rc == 2, stderr
+    kept_rows = re.search(r"No space left on device; (\d+) of (\d+) rows kept, with every line", stderr)
+    assert kept_rows, stderr
     events = [json.loads(line) for line in complete_lines(kept / "events.jsonl")]
     assert events[-1]["event"] == "recording_failed" and "No space left" in events[-1]["error"]
     session = json.loads((kept / "session.json").read_text())
     assert session["status"].startswith("failed: No space left")
     rows = csv_rows(kept / "frames.csv")
     assert 0 < len(rows) < 567 and session["counts"]["rows"] >= len(rows)
+    assert (int(kept_rows[1]), int(kept_rows[2])) == (len(rows), session["counts"]["rows"])
     assert not (kept / ".reserve").exists()
     proc = run_emolens("repair", str(kept))  # on a disk with room, the folder gets its Parquet and report
     assert proc.returncode == 0, proc.stderr
@@ -212,9 +193,12 @@ def test_a_recording_whose_writes_fail_stops_and_the_session_goes_on(model_dir, 
     (folder,) = tmp_path.iterdir()
     events = [json.loads(line) for line in complete_lines(folder / "events.jsonl")]
     assert events[-1]["event"] == "recording_failed" and events[-1]["error"] == "No space left on device"
-    assert json.loads((folder / "session.json").read_text())["status"] == "failed: No space left on device"
-    assert not (folder / ".reserve").exists()
+    session = json.loads((folder / "session.json").read_text())
     data = (folder / "frames.csv").read_bytes()
+    kept = data.count(b"\n") - 1  # whole rows, the header aside; the disk cut the last one short
+    assert session["status"] == f"failed: No space left on device ({kept} of {session['counts']['rows']} rows kept)"
+    assert session["counts"]["rows_on_disk"] == kept
+    assert not (folder / ".reserve").exists()
     assert len(data) == 20_000  # everything the disk took is still there
 
 

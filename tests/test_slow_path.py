@@ -55,8 +55,9 @@ def example_evidence(facts: tuple[Fact, ...], answer: dict) -> Evidence:
 
 @pytest.fixture(scope="module")
 def group_windows(model_dir) -> list[Evidence]:
-    from app.assembly import FastPathOptions, build_fast_path
     from capture import open_source
+    from engines.pipeline import FastPathOptions
+    from engines.pipeline.assembly import build_fast_path
 
     fast_path, _ = build_fast_path(FastPathOptions(), progress=lambda line: None)
     builder = EvidenceBuilder()
@@ -216,7 +217,7 @@ def test_gate_settings_round_trip_and_refuse_unknown_keys(tmp_path):
     path.write_text(json.dumps({"settings": {**GateSettings().as_dict(), "stale_s": 42.0}}))
     assert GateSettings.load(path).stale_s == 42.0
     path.write_text(json.dumps({"stale": 1}))
-    with pytest.raises(Exception, match="unknown gate settings"):
+    with pytest.raises(Exception, match="unknown setting 'stale'"):
         GateSettings.load(path)
 
 
@@ -280,7 +281,7 @@ def test_worker_survives_being_killed_mid_explanation(group_windows):
         resolve_llm(),
         WorkerSettings(threads=1, keep_all=True, backoff_s=(0.2, 1.0)),
         on_event=events.append,
-        on_token=lambda rid, piece: tokens.append(rid),
+        on_token=lambda evidence, piece: tokens.append(evidence),
     ).start()
     try:
         assert worker.wait_ready(120), worker.failed
@@ -293,7 +294,7 @@ def test_worker_survives_being_killed_mid_explanation(group_windows):
         assert tokens, "no token streamed"
         os.kill(first_pid, signal.SIGKILL)
         worker.submit(after, "test")
-        done = worker.drain(timeout=180)
+        done = [item.explanation for item in worker.drain(timeout=180)]
         assert worker.restarts == 1 and worker.pid != first_pid and worker.ready
         by_window = {(x.track_id, x.window): x for x in done}
         lost = by_window[(victim.track_id, victim.window)]

@@ -112,10 +112,14 @@ def test_a_model_the_torch_backend_cannot_run_is_refused_by_name(tmp_path):
 def test_torch_cuda_without_a_gpu_gives_way_in_one_line():
     choice = choose_backend("torch-cuda")
     assert choice.backend.name == "onnxruntime-cpu"
-    assert choice.reason == (
-        "torch-cuda requested but cannot run here (PyTorch is installed but sees no CUDA GPU (a CPU build of torch, "
-        "or no driver)); using onnxruntime-cpu"
+    from engines.backends.base import nvidia_driver_present
+
+    why = (
+        "PyTorch is installed but sees no CUDA GPU (a CPU build of torch, or no driver)"
+        if nvidia_driver_present()
+        else "no NVIDIA GPU driver on this machine"
     )
+    assert choice.reason == f"torch-cuda requested but cannot run here ({why}); using onnxruntime-cpu"
 
 
 @needs_cuda

@@ -146,30 +146,25 @@ def test_analyze_logs_voice_cues_and_flags_a_loud_voice_over_a_neutral_face(mode
 
 
 def test_the_explainers_prompt_for_a_conflict_names_the_voice(model_dir, loud_clip):
-    from app.assembly import FastPathOptions, build_fast_path
-    from capture.audio_file import read_audio
     from capture.video_file import VideoFileSource
-    from engines.fusion import FaceVoiceFusion
-    from engines.slow.pipeline import SlowPath
+    from engines.pipeline import AudioOptions, Pipeline, PipelineOptions
     from engines.slow.prompt import build_prompt
-    from engines.voice.vad import SileroVad
-    from engines.voice.voice_track import VoiceTrack, with_voice_cues
 
-    fast, _ = build_fast_path(FastPathOptions(), progress=lambda line: None)
-    voice = VoiceTrack.of_samples(read_audio(loud_clip), SileroVad())
-    asked = []
-    slow = SlowPath(None, fusion=FaceVoiceFusion(), on_decision=lambda d, e: asked.append((d, e)))
+    windows = []
+    pipeline = Pipeline(PipelineOptions(audio=AudioOptions()), loud_clip, on_window=windows.append)
     with VideoFileSource(loud_clip) as source:
         for frame in source.frames():
-            slow.observe(with_voice_cues(fast.process(frame), voice))
-    conflicts = [e for d, e in asked if d.trigger == "conflict"]
+            pipeline.step(frame)
+    pipeline.close()
+    conflicts = [e for e in windows if e.conflict]
     assert conflicts
     prompt = build_prompt(conflicts[0])
     assert "voice: speaking, loudness" in prompt and "pitch" in prompt and "face and voice disagree" in prompt
 
 
 def test_with_no_microphone_the_session_runs_on_video_alone(model_dir):
-    from app.assembly import AudioOptions, build_voice
+    from engines.pipeline import AudioOptions
+    from engines.pipeline.assembly import build_voice
 
     voice, info = build_voice("0", True, AudioOptions(device="no such microphone"), 0.0)
     assert voice is None and info["problem"]
@@ -179,7 +174,8 @@ def test_with_no_microphone_the_session_runs_on_video_alone(model_dir):
 def test_without_pyav_a_file_runs_on_video_alone_and_says_why(model_dir, monkeypatch):
     import sys
 
-    from app.assembly import AudioOptions, build_voice
+    from engines.pipeline import AudioOptions
+    from engines.pipeline.assembly import build_voice
 
     voice, info = build_voice(str(TALKING_CLIP), False, AudioOptions(), 0.0)
     assert voice is not None and info["audio"] == "sound track of talking_neutral.mp4"
@@ -192,33 +188,38 @@ def test_without_pyav_a_file_runs_on_video_alone_and_says_why(model_dir, monkeyp
 def test_a_microphone_that_goes_away_mid_session_is_logged_and_the_video_goes_on(model_dir, tmp_path):
     from conftest import pulse_server
 
-    from app.analyze import with_voice
-    from app.assembly import AudioOptions, build_voice
     from capture import clock
-    from engines.contracts import FrameResult
+    from engines.contracts import Frame
+    from engines.pipeline import AudioOptions, Pipeline, PipelineOptions
     from export.session_recorder import SessionRecorder
 
     recorder = SessionRecorder(tmp_path / "s")
+    blank = np.zeros((120, 160, 3), np.uint8)
+    notices = []
     room = tmp_path / "room.wav"  # a null sink's monitor delivers while something plays: a room is never silent
     write_wav(room, np.random.default_rng(0).normal(0, 0.01, 30 * RATE).astype(np.float32))
     with pulse_server(tmp_path / "pulse") as (env, server):
         player = subprocess.Popen(["paplay", "--device=vsink", str(room)], env=env)
         t0 = clock.now()
-        voice, info = build_voice("0", True, AudioOptions(), t0)
-        assert voice is not None and info["audio"].startswith("microphone"), info
+        pipeline = Pipeline(PipelineOptions(audio=AudioOptions()), "0", camera=True, t0=t0, on_notice=notices.append)
+        pipeline.connect(recorder.event)
+        voice = pipeline.voice
+        assert voice is not None and pipeline.info["audio"].startswith("microphone"), pipeline.info
         deadline = time.monotonic() + 5
         while voice.cues_at(clock.now() - t0) is None and time.monotonic() < deadline:
             time.sleep(0.1)
-        result, still = with_voice(FrameResult(t=clock.now() - t0, index=0, faces=()), voice, recorder)
-        assert still is voice and result.voice is not None and result.latency_ms["voice"] >= 0
+        result = pipeline.step(Frame(clock.now() - t0, 0, blank))
+        assert pipeline.voice is voice and result.voice is not None and result.latency_ms["voice"] >= 0
         server.kill()  # the sound server dies: the device is gone
         server.wait()
         player.kill()
         deadline = time.monotonic() + 5
         while not voice.lost and time.monotonic() < deadline:
             time.sleep(0.1)
-        result, still = with_voice(FrameResult(t=clock.now() - t0, index=1, faces=()), voice, recorder)
-    assert still is None and result.voice is None
+        result = pipeline.step(Frame(clock.now() - t0, 1, blank))
+    assert pipeline.voice is None and result.voice is None
+    assert notices == [f"audio off from {result.t:.1f} s: the microphone stopped delivering; the video goes on alone"]
+    pipeline.close()
     recorder.close()
     events = [json.loads(x) for x in (tmp_path / "s" / "events.jsonl").read_text().splitlines()]
     assert [e["event"] for e in events if e["event"].startswith("audio")] == ["audio_lost"]
@@ -227,8 +228,8 @@ def test_a_microphone_that_goes_away_mid_session_is_logged_and_the_video_goes_on
 def test_a_live_session_with_a_camera_hears_the_microphone_and_goes_on_when_it_goes(model_dir, tmp_path):
     """The app's and the kiosk's session: a camera (OpenCV opened on a file, as no /dev/video exists here)
     with the virtual microphone, which then disappears."""
-    from app.assembly import AudioOptions
     from app.live_session import LiveSession, RecordingPlan, SessionConfig
+    from engines.pipeline import AudioOptions
 
     class Listener:
         def __init__(self):

@@ -48,26 +48,20 @@ def _split_of(source: str, validation: float = 0.1, test: float = 0.15) -> str:
 
 
 def clip_evidence(clip: Path, progress: Callable[[str], None] = print) -> list[Evidence]:
-    """The windows the app would explain on this clip: the fast path, its voice when it has sound, fusion."""
-    from app.assembly import FastPathOptions, build_fast_path
+    """The windows the app would explain on this clip, as the gate sees them: the pipeline with the clip's own
+    sound (where it has one) and the face/voice fusion."""
     from capture import open_source
-    from capture.audio_file import has_audio, read_audio
-    from engines.fusion import FaceVoiceFusion
-    from engines.voice.vad import SileroVad
-    from engines.voice.voice_track import VoiceTrack, with_voice_cues
+    from engines.pipeline import AudioOptions, Pipeline, PipelineOptions
 
-    fast_path, _ = build_fast_path(FastPathOptions(), progress=lambda line: None)
-    voice = VoiceTrack.of_samples(read_audio(str(clip)), SileroVad()) if has_audio(str(clip)) else None
-    fusion = FaceVoiceFusion()
-    builder, windows = EvidenceBuilder(), []
-    with open_source(str(clip)) as source:
-        for frame in source.frames():
-            result = fast_path.process(frame)
-            if voice is not None:
-                result = with_voice_cues(result, voice)
-            windows += builder.add_result(result)
-    windows += builder.flush()
-    out = [fusion.apply(ev)[0] if ev.voice is not None else ev for ev in windows]
+    out: list[Evidence] = []
+    pipeline = Pipeline(PipelineOptions(audio=AudioOptions()), str(clip), on_window=out.append)
+    try:
+        with open_source(str(clip)) as source:
+            for frame in source.frames():
+                pipeline.step(frame)
+        pipeline.finish()
+    finally:
+        pipeline.close()
     progress(f"  {clip.name}: {len(out)} windows")
     return out
 

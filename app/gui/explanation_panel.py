@@ -9,7 +9,7 @@ from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from app.gui.palette import emotion_color
-from engines.slow.pipeline import Explained
+from engines.contracts import Explained
 
 _FIELD = '"explanation": "'
 

@@ -84,10 +84,15 @@ def set_kiosk_pin(settings: Path | None, pin: str | None = None) -> str:
     from app.kiosk_pin import check_new_pin, hash_pin
 
     if pin is None:
-        pin = getpass.getpass("new kiosk PIN (4-12 digits): ")
-        check_new_pin(pin)
-        if getpass.getpass("repeat it: ") != pin:
-            raise EmolensError("the two PINs differ; nothing changed")
+        if not sys.stdin.isatty():
+            raise EmolensError("--set-pin asks for the PIN on a terminal; run it in one (nothing changed)")
+        try:
+            pin = getpass.getpass("new kiosk PIN (4-12 digits): ")
+            check_new_pin(pin)
+            if getpass.getpass("repeat it: ") != pin:
+                raise EmolensError("the two PINs differ; nothing changed")
+        except EOFError:
+            raise EmolensError("no PIN given (input ended); nothing changed") from None
     store = PreferencesStore(settings)
     store.save(replace(store.load(), kiosk_pin_hash=hash_pin(pin)))
     return store.path

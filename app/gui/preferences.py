@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PyQt6.QtCore import QSettings
 
-from app.assembly import AudioOptions, ExplainOptions, FastPathOptions
+from engines.pipeline import AudioOptions, ExplainOptions, FastPathOptions
 from engines.slow.gate import GateSettings
 from export.key_frames import KeyFrameOptions
 
@@ -45,7 +45,7 @@ class Preferences:
         return FastPathOptions(detect_every=self.detect_every, smoothing_s=self.smoothing_s)
 
     def explain_options(self) -> ExplainOptions | None:
-        return ExplainOptions(llm=self.llm or None) if self.explainer else None
+        return ExplainOptions(llm=self.llm or None, gate=self.gate_settings()) if self.explainer else None
 
     def gate_settings(self) -> GateSettings:
         return replace(

@@ -11,8 +11,7 @@ import threading
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from engines.contracts import Evidence, Frame, FrameResult, SessionState, SessionStats
-from engines.slow.pipeline import Explained
+from engines.contracts import Evidence, Explained, Frame, FrameResult, SessionState, SessionStats
 
 
 class SessionBridge(QObject):

@@ -38,7 +38,6 @@ class SessionControl(QObject):
             loop=p.loop_file,
             fast=p.fast_options(),
             explain=p.explain_options(),
-            gate=p.gate_settings(),
             audio=p.audio_options(),
         )
         return replace(config, **self.config_overrides)

@@ -40,7 +40,7 @@ class VideoView(QWidget):
         self.selected: int | None = None
         self.painted = 0  # distinct frames that reached the screen (a repaint of the same frame is not counted)
         self._fresh = False
-        self.on_painted = None  # called with the frame's session time when a new frame reaches the screen
+        self.on_painted = None  # called with the frame's capture clock reading when a new frame reaches the screen
         self._paint_times: deque[float] = deque(maxlen=120)
 
     def show_frame(self, frame: Frame, result: FrameResult) -> None:
@@ -95,7 +95,7 @@ class VideoView(QWidget):
                 self.painted += 1
                 self._paint_times.append(time.perf_counter())
                 if self.on_painted is not None:
-                    self.on_painted(self._result.t)
+                    self.on_painted(self._result.captured)
         if self._message:
             self._paint_message(painter)
         painter.end()

@@ -8,6 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
+NVIDIA_DEVICES = ("/dev/nvidiactl", "/proc/driver/nvidia/version", "/dev/dxg")  # Linux, containers, WSL2
+
+
+def nvidia_driver_present() -> bool:
+    """Whether an NVIDIA driver is on this machine at all: checked before a GPU runtime is imported, since
+    importing torch only to learn there is no GPU costs seconds at every start."""
+    return any(Path(p).exists() for p in NVIDIA_DEVICES)
+
 
 @dataclass(frozen=True)
 class TensorSpec:

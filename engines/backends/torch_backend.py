@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engines.backends.base import CompiledModel, InferenceBackend, TensorSpec
+from engines.backends.base import CompiledModel, InferenceBackend, TensorSpec, nvidia_driver_present
 from engines.errors import BackendError, ModelError
 
 INSTALL_HINT = {
@@ -25,6 +25,8 @@ MAX_GRAPHS = 16  # input shapes kept captured per model (faces per frame vary; t
 
 
 def _import_torch(device: str):
+    if device == "cuda" and not nvidia_driver_present():
+        raise BackendError("no NVIDIA GPU driver on this machine")
     try:
         import torch
     except ImportError as exc:

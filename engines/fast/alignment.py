@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import importlib.util
 import warnings
 
 import cv2
 import numpy as np
-from insightface.utils import face_align
+
+
+def _face_align():
+    """insightface's `utils/face_align.py` on its own: the package's `__init__` imports its model zoo and ONNX
+    (1.7 s at every start) for a module that needs only OpenCV and scikit-image."""
+    spec = importlib.util.find_spec("insightface")
+    if spec is None or not spec.submodule_search_locations:
+        from insightface.utils import face_align  # raises the ImportError that says what is missing
+
+        return face_align
+    path = f"{spec.submodule_search_locations[0]}/utils/face_align.py"
+    module_spec = importlib.util.spec_from_file_location("emolens_insightface_face_align", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+face_align = _face_align()
 
 _TEMPLATE_SIZE = 112
 

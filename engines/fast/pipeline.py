@@ -99,7 +99,9 @@ class FastPath:
             "smooth": smooth_ms,
             "total": (time.perf_counter() - start) * 1000,
         }
-        return FrameResult(t=frame.t, index=frame.index, faces=tuple(observations), latency_ms=latency)
+        return FrameResult(
+            t=frame.t, index=frame.index, faces=tuple(observations), latency_ms=latency, captured=frame.captured
+        )
 
     def describe(self) -> dict:
         return {

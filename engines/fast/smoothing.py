@@ -50,6 +50,10 @@ class ExpressionSmoother:
         uncertain = margin < self.min_margin or entropy > self.max_entropy
         return SmoothedExpression(probs.astype(np.float32), int(order[-1]), uncertain, margin, entropy)
 
+    @property
+    def size(self) -> int:
+        return len(self._state)
+
     def retain(self, track_ids: set[int]) -> None:
         """Forget tracks that ended."""
         for tid in list(self._state):

@@ -80,6 +80,17 @@ class EvidenceBuilder:
             track.samples.append(sample)
         return closed
 
+    def forget(self, track_ids: set[int]) -> None:
+        """Drops faces that left long ago (their open window was closed when they left)."""
+        for tid in track_ids:
+            track = self._tracks.get(tid)
+            if track is not None and not track.samples:
+                del self._tracks[tid]
+
+    @property
+    def tracks(self) -> int:
+        return len(self._tracks)
+
     def flush(self, voice: VoiceCues | None = None) -> list[Evidence]:
         """Close every open window (the end of a session)."""
         return self._close(before=None, voice=voice)

@@ -10,13 +10,14 @@ explained again until it is stale: over-reasoning is a cost, not a virtue.
 
 from __future__ import annotations
 
-import json
+import math
 from collections import deque
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import ClassVar
 
-from engines.contracts import Evidence, GateDecision
-from engines.errors import EmolensError
+from engines.contracts import Evidence, GateDecision, Trigger
+from engines.settings_file import load_settings
 
 TRIGGERS = ("conflict", "ambiguous", "change", "new_face", "stale")  # in order of priority
 
@@ -31,19 +32,19 @@ class GateSettings:
     stale_s: float = 10.0  # explain again a face whose last explanation is this old
     max_per_minute: int = 12  # over all faces, on the session clock
 
+    LIMITS: ClassVar[dict[str, tuple[float, float]]] = {
+        "max_margin": (0.0, 1.0),
+        "min_entropy": (0.0, 1.0),
+        "min_uncertain_share": (0.0, 1.0),
+        "new_face_after_s": (0.0, math.inf),
+        "stale_s": (0.1, math.inf),
+        "max_per_minute": (1, 10_000),
+    }
+
     @classmethod
     def load(cls, path: Path) -> GateSettings:
-        """Reads a JSON file as written by `emolens fit-gate` (its "settings" key) or a bare settings object."""
-        try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as exc:
-            raise EmolensError(f"cannot read gate settings {path}: {exc}") from exc
-        data = data.get("settings", data)
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise EmolensError(f"{path}: unknown gate settings {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**data)
+        """A JSON file as written by `emolens fit-gate` (its "settings" key) or a bare settings object."""
+        return load_settings(cls, path, "gate")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -82,22 +83,22 @@ class ExplanationGate:
 
         trigger, why = None, "steady"
         if evidence.conflict:
-            trigger, why = "conflict", "face and voice disagree"
+            trigger, why = Trigger.CONFLICT, "face and voice disagree"
         elif is_ambiguous(evidence, s):
-            trigger = "ambiguous"
+            trigger = Trigger.AMBIGUOUS
             why = (
                 f"margin {evidence.margin:.2f}, entropy {evidence.entropy:.2f}, "
                 f"uncertain on {evidence.uncertain_share:.0%} of frames"
             )
         elif s.explain_changes and evidence.changed_from:
-            trigger, why = "change", f"{evidence.changed_from} -> {evidence.label}"
-        if trigger and trigger != "conflict" and last is not None and last.state == state and since < s.stale_s:
+            trigger, why = Trigger.CHANGE, f"{evidence.changed_from} -> {evidence.label}"
+        if trigger and trigger != Trigger.CONFLICT and last is not None and last.state == state and since < s.stale_s:
             reason = f"{trigger}, but this state was explained {since:.1f} s ago"
             return GateDecision(evidence.track_id, evidence.window, False, None, reason, already_explained=True)
         if trigger is None and last is None and since >= s.new_face_after_s:
-            trigger, why = "new_face", f"seen for {since:.1f} s and not explained yet"
+            trigger, why = Trigger.NEW_FACE, f"seen for {since:.1f} s and not explained yet"
         elif trigger is None and last is not None and since >= s.stale_s:
-            trigger, why = "stale", f"last explained {since:.1f} s ago"
+            trigger, why = Trigger.STALE, f"last explained {since:.1f} s ago"
         if trigger is None:
             return self._no(evidence, why)
 
@@ -109,6 +110,15 @@ class ExplanationGate:
         self._last[evidence.track_id] = _Explained(t, state)
         return GateDecision(evidence.track_id, evidence.window, True, trigger, why)
 
+    def forget(self, track_ids: set[int]) -> None:
+        """Drops faces that left long ago; a face that comes back is new to the gate."""
+        for tid in track_ids:
+            self._last.pop(tid, None)
+            self._first_seen.pop(tid, None)
+
+    def sizes(self) -> dict[str, int]:
+        return {"calls": len(self._calls), "explained": len(self._last), "first_seen": len(self._first_seen)}
+
     @staticmethod
     def _no(evidence: Evidence, reason: str) -> GateDecision:
         return GateDecision(evidence.track_id, evidence.window, False, None, reason)
@@ -118,3 +128,19 @@ def _state(evidence: Evidence, settings: GateSettings) -> tuple:
     """What an explanation describes: once explained, the same state is not explained again until stale."""
     ambiguous = is_ambiguous(evidence, settings)
     return (evidence.label, evidence.second_label if ambiguous else None, ambiguous, evidence.conflict)
+
+
+def decision_record(decision: GateDecision, evidence: Evidence) -> dict:
+    """events.jsonl: every gate decision with its trigger or the reason it declined."""
+    return {
+        "event": "gate",
+        "track_id": decision.track_id,
+        "window": list(decision.window),
+        "invoke": decision.invoke,
+        "trigger": decision.trigger,
+        "reason": decision.reason,
+        "label": evidence.label,
+        "margin": evidence.margin,
+        "entropy": evidence.entropy,
+        "uncertain_share": evidence.uncertain_share,
+    }

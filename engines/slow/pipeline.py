@@ -1,26 +1,21 @@
 """SlowPath: evidence windows from the fast path's results, the gate's decisions, and the worker's answers.
 
 It runs on the caller's thread and never waits: `observe` costs a few
-microseconds per frame, and explanations arrive when they arrive.
+microseconds per frame, and explanations arrive when they arrive, each with
+the evidence it was given (the worker returns both, so nothing waits here in
+a side table). A face gone for longer than `forget_after_s` is forgotten by the
+evidence builder and the gate, so a kiosk that sees thousands of faces a week
+keeps a few in memory.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from engines.contracts import Evidence, Explanation, FrameResult, FusedState, GateDecision, VoiceCues
+from engines.contracts import Evidence, Explained, FrameResult, FusedState, GateDecision, VoiceCues
 from engines.slow.evidence import EvidenceBuilder, EvidenceSettings
 from engines.slow.gate import ExplanationGate, GateSettings
 from engines.slow.worker import ExplainerWorker
-
-
-@dataclass(frozen=True)
-class Explained:
-    """An explanation with the evidence it was given, so a log can show both."""
-
-    explanation: Explanation
-    evidence: Evidence
 
 
 class SlowPath:
@@ -30,28 +25,28 @@ class SlowPath:
         gate: ExplanationGate | None = None,
         evidence: EvidenceSettings | None = None,
         on_decision: Callable[[GateDecision, Evidence], None] | None = None,
-        on_token: Callable[[Evidence, str], None] | None = None,
         fusion=None,
         on_fusion: Callable[[FusedState, VoiceCues | None], None] | None = None,
+        forget_after_s: float = 120.0,
     ):
-        """`worker` None: decide and log only (the model is off); nothing is explained.
-
-        `on_token` receives the model's answer as it streams, with the window it is about;
-        connect the worker's token callback to `token()` for it to be called.
-        """
+        """`worker` None: decide and log only (the model is off); nothing is explained."""
         self.worker = worker
         self.fusion = fusion  # FaceVoiceFusion: marks face/voice conflicts before the gate sees a window
         self._on_fusion = on_fusion or (lambda state, voice: None)
-        self._on_token = on_token
-        self._requests: dict[int, Evidence] = {}
         self.gate = gate or ExplanationGate(GateSettings())
         self.builder = EvidenceBuilder(evidence)
         self._on_decision = on_decision or (lambda decision, evidence: None)
-        self._evidence: dict[tuple[int, tuple[float, float]], Evidence] = {}
+        self.forget_after_s = forget_after_s
+        self._last_seen: dict[int, float] = {}
+        self._swept_at = 0.0
         self.windows = 0
         self.invoked = 0
 
     def observe(self, result: FrameResult) -> list[GateDecision]:
+        for face in result.faces:
+            self._last_seen[face.track_id] = result.t
+        if result.t - self._swept_at >= self.forget_after_s / 4:
+            self._forget_gone(result.t)
         return self.decide(self.builder.add_result(result))
 
     def finish(self) -> list[GateDecision]:
@@ -70,29 +65,37 @@ class SlowPath:
             if decision.invoke:
                 self.invoked += 1
                 if self.worker is not None:
-                    self._evidence[(evidence.track_id, evidence.window)] = evidence
-                    request_id = self.worker.submit(evidence, decision.trigger)
-                    if self._on_token is not None:
-                        self._requests[request_id] = evidence
-                        self._forget_old_requests()
+                    self.worker.submit(evidence, decision.trigger)
             decisions.append(decision)
         return decisions
 
-    def token(self, request_id: int, piece: str) -> None:
-        """A piece of the answer to request `request_id` (called on the worker's dispatch thread)."""
-        evidence = self._requests.get(request_id)
-        if evidence is not None and self._on_token is not None:
-            self._on_token(evidence, piece)
+    def reset(self) -> None:
+        """Forget every face (a new input); the settings and the worker stay."""
+        self.builder = EvidenceBuilder(self.builder.settings)
+        self.gate = ExplanationGate(self.gate.settings)
+        self._last_seen.clear()
+        self._swept_at = 0.0
 
-    def _forget_old_requests(self, keep: int = 16) -> None:
-        while len(self._requests) > keep:
-            self._requests.pop(next(iter(self._requests)))
+    def _forget_gone(self, now: float) -> None:
+        self._swept_at = now
+        gone = {tid for tid, t in self._last_seen.items() if now - t > self.forget_after_s}
+        if gone:
+            for tid in gone:
+                del self._last_seen[tid]
+            self.builder.forget(gone)
+            self.gate.forget(gone)
+
+    def sizes(self) -> dict[str, int]:
+        """How many entries each table holds: a soak run checks that none of them grows."""
+        return {
+            "slow.tracks_seen": len(self._last_seen),
+            "slow.builder_tracks": self.builder.tracks,
+            **{f"slow.gate_{k}": v for k, v in self.gate.sizes().items()},
+            "slow.worker_outstanding": self.worker.outstanding if self.worker else 0,
+        }
 
     def take(self) -> list[Explained]:
-        return self._pair(self.worker.take()) if self.worker else []
+        return self.worker.take() if self.worker else []
 
     def drain(self, timeout: float | None = None, progress: Callable[[int], None] | None = None) -> list[Explained]:
-        return self._pair(self.worker.drain(timeout, progress)) if self.worker else []
-
-    def _pair(self, explanations: list[Explanation]) -> list[Explained]:
-        return [Explained(x, self._evidence.pop((x.track_id, x.window))) for x in explanations]
+        return self.worker.drain(timeout, progress) if self.worker else []

@@ -15,13 +15,14 @@ import contextlib
 import multiprocessing as mp
 import os
 import queue
+import signal
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from engines.contracts import Evidence, Explanation
+from engines.contracts import Evidence, Explained
 from engines.slow.explainer import template_explanation
 from engines.slow.llm_models import GgufModel
 
@@ -58,6 +59,8 @@ def _exit_with_parent(parent: int, every_s: float = 0.5) -> None:
 def _serve(model: GgufModel, settings: WorkerSettings, inbox, outbox) -> None:
     """The child process: load, warm the prompt prefix, then explain one request at a time."""
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
+    # Ctrl-C reaches the whole process group; the parent decides when the explainer ends, not the terminal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(OSError):
         os.nice(settings.nice)
     try:
@@ -84,14 +87,15 @@ def _serve(model: GgufModel, settings: WorkerSettings, inbox, outbox) -> None:
 
 
 class ExplainerWorker:
-    """Submit windows from any thread; collect Explanations with `take()` or wait for all with `drain()`."""
+    """Submit windows from any thread; collect each explanation with its evidence (`Explained`) with `take()`,
+    or wait for all with `drain()`. A request lives here only until it is answered or replaced."""
 
     def __init__(
         self,
         model: GgufModel,
         settings: WorkerSettings | None = None,
         on_event: EventCallback | None = None,
-        on_token: Callable[[int, str], None] | None = None,
+        on_token: Callable[[Evidence, str], None] | None = None,
     ):
         self.model = model
         self.settings = settings or WorkerSettings()
@@ -101,7 +105,7 @@ class ExplainerWorker:
         self._lock = threading.Condition()
         self._pending: deque[_Request] = deque()
         self._in_flight: _Request | None = None
-        self._done: list[Explanation] = []
+        self._done: list[Explained] = []
         self._next_id = 0
         self._process = None
         self._requests = self._replies = None
@@ -164,7 +168,7 @@ class ExplainerWorker:
             self._pending.clear()
             return dropped
 
-    def take(self) -> list[Explanation]:
+    def take(self) -> list[Explained]:
         """The explanations finished since the last call."""
         with self._lock:
             done, self._done = self._done, []
@@ -175,7 +179,7 @@ class ExplainerWorker:
         with self._lock:
             return len(self._pending) + (self._in_flight is not None)
 
-    def drain(self, timeout: float | None = None, progress: Callable[[int], None] | None = None) -> list[Explanation]:
+    def drain(self, timeout: float | None = None, progress: Callable[[int], None] | None = None) -> list[Explained]:
         """Waits until every submitted window is explained (or the model has failed); returns what finished."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
@@ -188,15 +192,16 @@ class ExplainerWorker:
                 self._lock.wait(0.5 if left is None else min(0.5, left))
         return self.take()
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
+        """Asks the child to finish and waits up to 2 s; `abort`: kills it at once (a stop by a signal)."""
         with self._lock:
             self._closing = True
             self._lock.notify_all()
-        if self._requests is not None:
+        if self._requests is not None and not abort:
             with contextlib.suppress(OSError, ValueError):
                 self._requests.put(None)
         if self._process is not None:
-            self._process.join(timeout=2)
+            self._process.join(timeout=0 if abort else 2)
             if self._process.is_alive():
                 self._process.kill()
                 self._process.join(timeout=2)
@@ -250,17 +255,19 @@ class ExplainerWorker:
                 self._on_event({"event": "explainer_failed", "error": payload})
                 self._fail_all(payload)
             elif kind == "token" and self._on_token is not None:
-                self._on_token(request_id, payload)
+                if self._in_flight is not None and self._in_flight.id == request_id:
+                    self._on_token(self._in_flight.evidence, payload)
             elif kind == "done":
                 if self._in_flight is not None and self._in_flight.id == request_id:
+                    self._done.append(Explained(payload, self._in_flight.evidence))
                     self._in_flight = None
-                self._done.append(payload)
                 self._backoff = self.settings.backoff_s[0]
             self._lock.notify_all()
 
     def _fail_all(self, why: str) -> None:
         for request in [*([self._in_flight] if self._in_flight else []), *self._pending]:
-            self._done.append(template_explanation(request.evidence, request.trigger, f"explainer unavailable: {why}"))
+            explanation = template_explanation(request.evidence, request.trigger, f"explainer unavailable: {why}")
+            self._done.append(Explained(explanation, request.evidence))
         self._in_flight = None
         self._pending.clear()
 
@@ -282,9 +289,8 @@ class ExplainerWorker:
                     }
                 )
                 if lost is not None:
-                    self._done.append(
-                        template_explanation(lost.evidence, lost.trigger, f"explainer process died (exit code {code})")
-                    )
+                    why = f"explainer process died (exit code {code})"
+                    self._done.append(Explained(template_explanation(lost.evidence, lost.trigger, why), lost.evidence))
                     self._in_flight = None
                 self._ready = False
                 self._restart_at = time.monotonic() + self._backoff

@@ -35,8 +35,9 @@ class LiveVoice:
         return self.track.latest_cues(t)
 
     @property
-    def lost(self) -> bool:
-        return self.mic.lost
+    def lost(self) -> str | None:
+        """Why the voice ended, once the microphone stopped delivering."""
+        return "the microphone stopped delivering" if self.mic.lost else None
 
     def close(self) -> None:
         self._stop.set()

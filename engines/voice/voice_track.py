@@ -17,6 +17,7 @@ from itertools import islice
 import numpy as np
 
 from engines.contracts import FrameResult, VoiceCues
+from engines.summary_stats import robust_spread
 from engines.voice.prosody import loudness_db, pitch_hz
 from engines.voice.vad import CHUNK, RATE, SileroVad
 
@@ -72,6 +73,10 @@ class VoiceTrack:
         with self._lock:
             start = max(0, len(self._t) - n)
             return tuple(np.fromiter(islice(d, start, None), float) for d in (self._prob, self._db, self._pitch))
+
+    @property
+    def size(self) -> int:
+        return len(self._t)
 
     def latest_cues(self, t: float) -> VoiceCues | None:
         """The cues of the `window_s` up to the last chunk that ended by `t`: computed as the audio came, so
@@ -133,12 +138,6 @@ class VoiceTrack:
                 if end - quiet_since >= min_silence_s:
                     speaking = False
         return [(a, b) for a, b in segments]
-
-
-def robust_spread(values: np.ndarray) -> float:
-    """1.4826 x the median absolute deviation: the standard deviation of normal data, but one octave slip of
-    the pitch tracker is an outlier here, not a wildly varying voice."""
-    return 1.4826 * float(np.median(np.abs(values - np.median(values))))
 
 
 def syllable_peaks(db: np.ndarray, speech: np.ndarray, prominence_db: float = 3.0, min_gap: int = 3) -> int:

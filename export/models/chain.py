@@ -251,11 +251,17 @@ def export_models(model_dir: Path | None = None, force: bool = False, progress: 
     sessions use the packaged base.
     """
     model_dir = model_dir or default_model_dir()
-    model_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, export in ((DETECTOR, export_detector), (EXPRESSION, export_expression)):
-        if force or not is_exported(model_dir, name):
-            written.append(export(model_dir, progress))
+    try:
+        model_dir.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, export in ((DETECTOR, export_detector), (EXPRESSION, export_expression)):
+            if force or not is_exported(model_dir, name):
+                written.append(export(model_dir, progress))
+    except OSError as exc:  # a read-only or full model folder
+        raise ModelError(
+            f"cannot write the models into {model_dir} ({exc.strerror or exc}); make it writable, or point "
+            "EMOLENS_MODEL_DIR (or --model-dir) at a folder you can write"
+        ) from exc
     from export.models.shipped_explainer import build_from_shipped
 
     try:

@@ -1,11 +1,11 @@
-"""Builds the fast and slow paths from user options: models verified, a backend chosen, the explainer started."""
+"""Builds the stages of a pipeline from its options: models verified, a backend chosen, the explainer started,
+the voice input opened."""
 
 from __future__ import annotations
 
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from engines.backends import choose_backend
@@ -17,25 +17,11 @@ from engines.fast.face_detector import FaceDetector, InsightFacePackDetector, Re
 from engines.fast.pipeline import FastPath
 from engines.fast.smoothing import ExpressionSmoother
 from engines.model_assets import DETECTOR, EXPRESSION, default_model_dir, is_exported, load_asset
-from engines.slow.gate import ExplanationGate, GateSettings
+from engines.pipeline.options import AudioOptions, ExplainOptions, FastPathOptions
+from engines.slow.gate import ExplanationGate
 from engines.slow.llm_models import resolve_llm
 from engines.slow.pipeline import SlowPath
 from engines.slow.worker import ExplainerWorker, WorkerSettings
-
-
-@dataclass(frozen=True)
-class FastPathOptions:
-    backend: str = "auto"
-    threads: int = 1
-    detect_every: int = 3
-    detector_size: int | None = None  # None: auto, from the frame size
-    smoothing_s: float = 0.5
-    insightface_pack: Path | None = None
-    model_dir: Path | None = None
-    preprocess: str = "auto"  # auto | host | device: where frames are resized, normalised and cropped
-
-    def as_dict(self) -> dict:
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
 
 
 def build_fast_path(options: FastPathOptions, progress: Callable[[str], None] = print) -> tuple[FastPath, dict]:
@@ -94,17 +80,6 @@ def choose_preprocessing(where: str, model_device: str) -> tuple[DeviceFrames | 
     )
 
 
-@dataclass(frozen=True)
-class ExplainOptions:
-    llm: str | None = None  # a packaged model's name or a .gguf path; None: the default
-    threads: int | None = None  # None: the cores the fast path leaves, at least 1
-    gate: Path | None = None  # gate settings from `emolens fit-gate`
-    max_tokens: int = 96
-
-    def as_dict(self) -> dict:
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
-
-
 def explainer_threads(options: ExplainOptions, fast_threads: int) -> int:
     if options.threads:
         return options.threads
@@ -125,7 +100,6 @@ def build_slow_path(
     on_decision=None,
     model_dir: Path | None = None,
     on_token: Callable[[Evidence, str], None] | None = None,
-    gate_settings: GateSettings | None = None,
     fusion=None,
     on_fusion=None,
 ) -> tuple[SlowPath, dict, str | None]:
@@ -134,9 +108,7 @@ def build_slow_path(
     A missing or corrupt model is not fatal: the gate still decides and logs, the
     session goes on without explanations, and the warning says how to fix it.
     """
-    if gate_settings is None:
-        gate_settings = GateSettings.load(options.gate) if options.gate else GateSettings()
-    gate = ExplanationGate(gate_settings)
+    gate = ExplanationGate(options.gate)
     threads = explainer_threads(options, fast_threads)
     info = {
         "options": options.as_dict(),
@@ -163,32 +135,23 @@ def build_slow_path(
         max_tokens=options.max_tokens,
         keep_all=keep_all,
     )
-    worker = ExplainerWorker(
-        model, settings, on_event=on_event, on_token=(lambda rid, piece: slow.token(rid, piece)) if on_token else None
-    )
-    slow = SlowPath(worker, gate, on_decision=on_decision, on_token=on_token, fusion=fusion, on_fusion=on_fusion)
+    worker = ExplainerWorker(model, settings, on_event=on_event, on_token=on_token)
+    slow = SlowPath(worker, gate, on_decision=on_decision, fusion=fusion, on_fusion=on_fusion)
     worker.start()
     return slow, info, None
 
 
-@dataclass(frozen=True)
-class AudioOptions:
-    enabled: bool = True
-    device: str | None = None  # a microphone's name or index, for a camera; None: the default input
-    fusion: Path | None = None  # settings from `emolens fit-fusion`; None: the packaged calibration
-
-
 def build_voice(spec: str, live: bool, options: AudioOptions, t0: float):
-    """The voice input for a session and what session.json says of it: a file's own sound track, or a
-    microphone for a camera. (None, why) when there is none; the session then runs on video alone, and
-    `problem` in the answer says the user should be told (a camera with no microphone, a missing model)."""
-    from capture.audio_file import has_audio, read_audio
+    """The voice input for a session and what session.json says of it: a file's own sound track (decoded in
+    step with its frames), or a microphone for a camera. (None, why) when there is none; the session then runs
+    on video alone, and `problem` in the answer says the user should be told (a camera with no microphone, a
+    missing model)."""
+    from capture.audio_file import has_audio
     from capture.microphone import AudioUnavailable, MicrophoneSource
     from capture.source import CaptureError
-    from engines.errors import ModelError
+    from engines.voice.file_voice import FileVoice
     from engines.voice.live_voice import LiveVoice
     from engines.voice.vad import SileroVad
-    from engines.voice.voice_track import VoiceTrack
 
     if not options.enabled:
         return None, {"audio": "off (--no-audio)"}
@@ -208,7 +171,11 @@ def build_voice(spec: str, live: bool, options: AudioOptions, t0: float):
         return None, {"audio": f"off: {exc}", "problem": True}
     if not present:
         return None, {"audio": "off: the file has no sound track"}
-    return VoiceTrack.of_samples(read_audio(spec), vad), {
+    try:
+        voice = FileVoice(spec, vad)
+    except CaptureError as exc:
+        return None, {"audio": f"off: {exc}", "problem": True}
+    return voice, {
         "audio": f"sound track of {Path(spec).name}",
         "vad": vad.describe(),
     }
