@@ -17,6 +17,8 @@ from engines.errors import ModelError
 
 DETECTOR = "retinaface_mnet"
 EXPRESSION = "fer_mini_xception"
+VAD = "silero_vad_16k"
+FAST_PATH_MODELS = (DETECTOR, EXPRESSION, VAD)  # what every session needs, built at install or first use
 
 
 def rebuild_hint(model_dir: Path) -> str:

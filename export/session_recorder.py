@@ -105,7 +105,11 @@ class SessionRecorder:
         """One processed frame; `dropped` is the source's running count of frames it discarded."""
 
         def write() -> None:
+            first = self.frames.rows == 0
             self.frames.write(result)
+            if first and self.frames.rows:  # the first face is on disk at once; the rest every half second
+                with self._io_lock:
+                    self.frames.flush()
             if self.key_frames is not None and frame is not None:
                 for record in self.key_frames.observe(frame, result):
                     self.events.write({"time": event_time(), **record})

@@ -16,7 +16,7 @@ from engines.fast.expression import ExpressionClassifier
 from engines.fast.face_detector import FaceDetector, InsightFacePackDetector, RetinaFaceDetector
 from engines.fast.pipeline import FastPath
 from engines.fast.smoothing import ExpressionSmoother
-from engines.model_assets import DETECTOR, EXPRESSION, default_model_dir, is_exported, load_asset
+from engines.model_assets import DETECTOR, EXPRESSION, FAST_PATH_MODELS, default_model_dir, is_exported, load_asset
 from engines.pipeline.options import AudioOptions, ExplainOptions, FastPathOptions
 from engines.slow.gate import ExplanationGate
 from engines.slow.llm_models import resolve_llm
@@ -27,7 +27,7 @@ from engines.slow.worker import ExplainerWorker, WorkerSettings
 def build_fast_path(options: FastPathOptions, progress: Callable[[str], None] = print) -> tuple[FastPath, dict]:
     """Returns the fast path and what session.json records about it (backend, reason, models)."""
     model_dir = options.model_dir or default_model_dir()
-    if not (is_exported(model_dir, DETECTOR) and is_exported(model_dir, EXPRESSION)):
+    if not all(is_exported(model_dir, name) for name in FAST_PATH_MODELS):
         from export.models.chain import export_models
 
         progress(f"first run: building the models into {model_dir} (a few seconds, once)")
@@ -141,7 +141,7 @@ def build_slow_path(
     return slow, info, None
 
 
-def build_voice(spec: str, live: bool, options: AudioOptions, t0: float):
+def build_voice(spec: str, live: bool, options: AudioOptions, t0: float, model_dir: Path | None = None):
     """The voice input for a session and what session.json says of it: a file's own sound track (decoded in
     step with its frames), or a microphone for a camera. (None, why) when there is none; the session then runs
     on video alone, and `problem` in the answer says the user should be told (a camera with no microphone, a
@@ -156,7 +156,7 @@ def build_voice(spec: str, live: bool, options: AudioOptions, t0: float):
     if not options.enabled:
         return None, {"audio": "off (--no-audio)"}
     try:
-        vad = SileroVad()
+        vad = SileroVad(model_dir)
     except ModelError as exc:
         return None, {"audio": f"off: {exc}", "problem": True}
     if live:

@@ -82,7 +82,7 @@ class Pipeline:
         if audio is None:
             self.info["audio"] = "off"
             return None
-        self.voice, voice_info = build_voice(spec, camera, audio, t0)
+        self.voice, voice_info = build_voice(spec, camera, audio, t0, self.options.fast.model_dir)
         if voice_info.pop("problem", False):
             self._notice(f"audio {voice_info['audio']}; analysing the video alone")
         self.info.update(voice_info)

@@ -1,4 +1,8 @@
-"""Voice activity: the silero VAD ONNX model that the `silero-vad` package ships, verified, on the CPU.
+"""Voice activity: silero's VAD, from the ONNX model the `silero-vad` package ships, on the CPU.
+
+`emolens export-models` verifies the packaged file (size, sha256) and takes its
+16 kHz network out as a model of its own (export/models/vad_16k.py); sessions
+load that one, checked against its manifest.
 
 The model reads 32 ms (512 samples at 16 kHz) at a time, with the previous
 64 samples as context and a recurrent state; it answers the probability that
@@ -37,15 +41,19 @@ def packaged_vad_path() -> Path:
 
 
 class SileroVad:
-    def __init__(self, path: Path | None = None):
+    """The 16 kHz network `emolens export-models` takes out of the packaged model (verified by its manifest)."""
+
+    def __init__(self, model_dir: Path | None = None):
         import onnxruntime as ort
 
-        self.path = path or packaged_vad_path()
+        from engines.model_assets import VAD, load_asset
+
+        self.asset = load_asset(VAD, model_dir)
+        self.path = self.asset.path
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
-        self._sr = np.array(RATE, dtype=np.int64)
         self.reset()
 
     def reset(self) -> None:
@@ -55,9 +63,9 @@ class SileroVad:
     def __call__(self, chunk: np.ndarray) -> float:
         """Speech probability of one 512-sample chunk (float32, -1..1)."""
         x = np.concatenate([self._context, chunk.astype(np.float32, copy=False)])[None, :]
-        prob, self._state = self._session.run(None, {"input": x, "state": self._state, "sr": self._sr})
+        prob, self._state = self._session.run(None, {"input": x, "state": self._state})
         self._context = chunk[-CONTEXT:].astype(np.float32, copy=True)
         return float(prob[0, 0])
 
     def describe(self) -> dict:
-        return {"name": "silero_vad", "path": str(self.path), "sha256": SHA256, "size": SIZE, "package": PACKAGE}
+        return {**self.asset.summary(), "package": PACKAGE}

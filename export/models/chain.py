@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from engines.errors import ModelError
-from engines.model_assets import DETECTOR, EXPRESSION, default_model_dir, is_exported, load_asset
+from engines.model_assets import DETECTOR, EXPRESSION, VAD, default_model_dir, is_exported, load_asset
 
 Progress = Callable[[str], None]
 
@@ -53,6 +53,51 @@ def _base_manifest(name: str, filename: str, data: bytes, source: dict) -> dict:
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "python": platform.python_version(),
     }
+
+
+def export_vad(model_dir: Path, progress: Progress) -> dict:
+    import onnx
+
+    from engines.voice.vad import FILE, PACKAGE, SHA256, packaged_vad_path
+    from export.models.vad_16k import check_against_source, extract_16k
+
+    progress("voice activity: taking the 16 kHz network out of silero-vad's model")
+    source_path = packaged_vad_path()  # verified against its known size and sha256
+    data = extract_16k(onnx.load(str(source_path))).SerializeToString()
+    check = check_against_source(source_path, data, _check_audio())
+    filename = f"{VAD}.onnx"
+    manifest = _base_manifest(
+        VAD,
+        filename,
+        data,
+        {"package": PACKAGE, "file": f"silero_vad/{FILE}", "sha256": SHA256, "license": "MIT"},
+    )
+    manifest.update(
+        {
+            "task": "voice activity at 16 kHz: 512 samples and 64 of context in, speech probability and state out",
+            "input": {"name": "input", "shape": [1, 576], "rate": 16000},
+            "outputs": ["output", "stateN"],
+            "checks": {"against_packaged_model": check},
+        }
+    )
+    _write_atomic(model_dir / filename, data)
+    _write_manifest(model_dir, manifest)
+    return manifest
+
+
+def _check_audio() -> np.ndarray:
+    """Speech (the bundled talking clip, where the source tree is at hand), a gliding tone and noise, at 16 kHz."""
+    rate = 16000
+    t = np.arange(4 * rate) / rate
+    tone = 0.3 * np.sin(2 * np.pi * (120 + 60 * t) * t)
+    noise = np.random.default_rng(0).normal(0, 0.05, 2 * rate)
+    parts = [tone, noise]
+    clip = Path(__file__).resolve().parents[2] / "tests" / "data" / "talking_neutral.mp4"
+    if clip.exists():
+        from capture.audio_file import read_audio
+
+        parts.insert(0, read_audio(clip, rate)[: 10 * rate])
+    return np.concatenate(parts).astype(np.float32)
 
 
 def export_detector(model_dir: Path, progress: Progress) -> dict:
@@ -254,7 +299,7 @@ def export_models(model_dir: Path | None = None, force: bool = False, progress: 
     try:
         model_dir.mkdir(parents=True, exist_ok=True)
         written = []
-        for name, export in ((DETECTOR, export_detector), (EXPRESSION, export_expression)):
+        for name, export in ((DETECTOR, export_detector), (EXPRESSION, export_expression), (VAD, export_vad)):
             if force or not is_exported(model_dir, name):
                 written.append(export(model_dir, progress))
     except OSError as exc:  # a read-only or full model folder
