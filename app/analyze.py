@@ -1,9 +1,9 @@
 """`emolens analyze`: the pipeline headless over a file, an image or a camera, into a session folder.
 
-What is analyze's own: opening the input, the folder's lock and the check that
-nothing is overwritten, a progress bar, and stopping cleanly. SIGTERM or Ctrl-C
-at any moment (the explainer's last answers included) closes the folder as
-`stopped`, with its Parquet file and report; the explainer is ended at once.
+What is analyze's own: claiming the folder, a progress bar, and stopping cleanly.
+SIGTERM or Ctrl-C at any moment (the explainer's last answers included) closes
+the folder as `stopped`, with its Parquet file and report; the explainer is ended
+at once. Anything else that goes wrong closes it as `failed: why`.
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ from tqdm import tqdm
 
 from app.stop_signals import StopRequested, StopSignals
 from capture import FrameSource, clock, open_source
-from capture.playback import FilePlayback
 from engines.errors import EmolensError
 from engines.pipeline import Pipeline, PipelineOptions
-from export.folder_lock import LOCK_NAME, FolderLock
 from export.key_frames import KeyFrameOptions
+from export.session_folder import claim_session_folder
 from export.session_recorder import RecordingError, SessionRecorder
 
 DRAIN_LIMIT_S = 120.0  # the explainer's last answers, after the last frame
@@ -33,49 +32,6 @@ class NoFaceFound(EmolensError):
 
 def say(line: str) -> None:
     print(f"emolens: {line}", file=sys.stderr)
-
-
-def open_input(spec: str, realtime: bool) -> FrameSource:
-    """`realtime`: a video plays at its own frame rate and frames the fast path cannot keep up with are dropped,
-    as with a camera; otherwise every frame is processed, as fast as it goes."""
-    source = open_source(spec)
-    if realtime and not source.live and source.frame_count != 1:
-        source.close()
-        return FilePlayback(spec, pace=True)
-    return source
-
-
-SESSION_FILES = (
-    "session.json",
-    "events.jsonl",
-    "frames.csv",
-    "frames.parquet",
-    "explanations.jsonl",
-    "report.html",
-    "explain-events.jsonl",
-    ".reserve",
-    LOCK_NAME,
-)
-
-
-def prepare_out_dir(out_dir: Path, replace_session: bool) -> None:
-    """A session folder is never overwritten by accident; `replace_session` replaces an earlier emolens session
-    there, and only its files (a folder holding anything else is refused). Called with the folder's lock held."""
-    present = [p for p in out_dir.iterdir() if p.name != LOCK_NAME]
-    if not present:
-        return
-    if not replace_session:
-        raise EmolensError(f"{out_dir} already holds a session; give a new folder with --out, or add --replace")
-    others = [p.name for p in present if p.name not in SESSION_FILES and p.name != "keyframes"]
-    if others or not (out_dir / "session.json").exists():
-        raise EmolensError(
-            f"{out_dir} holds files emolens did not write ({', '.join(sorted(others)[:3]) or 'no session.json'}); "
-            "not replacing"
-        )
-    for name in SESSION_FILES:
-        if name != LOCK_NAME:
-            (out_dir / name).unlink(missing_ok=True)
-    shutil.rmtree(out_dir / "keyframes", ignore_errors=True)
 
 
 def analyze(
@@ -93,71 +49,59 @@ def analyze(
     written kept), NoFaceFound, or StopRequested (a signal before anything was recorded: no folder is left)."""
     if max_frames is not None and max_frames < 1:
         raise EmolensError("--max-frames takes 1 or more")
-    with StopSignals(say) as signals:
+    with StopSignals(say) as signals, open_source(spec, paced=realtime) as source:
         created = not out_dir.exists()
-        source = open_input(spec, realtime)
-        with source:
-            lock = FolderLock.acquire(out_dir)
-            pipeline = None
-            try:
-                prepare_out_dir(out_dir, replace_session)
-                t0 = clock.now()
-                if source.frame_count == 1:  # a still image has no sound to speak of
-                    options = replace(options, audio=None)
-                pipeline = Pipeline(
-                    options,
-                    spec,
-                    camera=source.clock_time,
-                    keep_all=not source.live,
-                    t0=t0,
-                    on_notice=say,
-                    progress=say,
-                )
-                signals.check()
-                recorder = SessionRecorder(
-                    out_dir,
-                    key_frames=key_frames,
-                    lock=lock,
-                    input={"spec": spec, "description": source.description, "fps": source.fps, "live": source.live},
-                    devices={
-                        "video": source.description,
-                        **{k: pipeline.info[k] for k in ("audio", "vad") if k in pipeline.info},
-                    },
-                    **{
-                        k: v
-                        for k, v in pipeline.info.items()
-                        if k in ("backend", "fast_path", "settings", "explainer", "fusion")
-                    },
-                )
-            except BaseException as exc:  # nothing recorded yet: the folder goes as it came
-                if pipeline is not None:
-                    pipeline.close(abort=True)
-                lock.release()
-                if created:
-                    shutil.rmtree(out_dir, ignore_errors=True)
-                if isinstance(exc, RecordingError):
-                    raise EmolensError(str(exc)) from exc
-                raise
-            return _run(spec, source, pipeline, recorder, signals, t0, max_frames, show_progress, drain_limit_s)
+        lock = claim_session_folder(out_dir, replace_session)
+        pipeline = None
+        try:
+            t0 = clock.now()
+            if source.frame_count == 1:  # a still image has no sound to speak of
+                options = replace(options, audio=None)
+            pipeline = Pipeline(options, spec, source.clock_time, not source.live, t0, on_notice=say, progress=say)
+            signals.check()
+            given = {"spec": spec, "description": source.description, "fps": source.fps, "live": source.live}
+            described = pipeline.describe(given, source.description)
+            recorder = SessionRecorder(out_dir, key_frames=key_frames, lock=lock, **described.record())
+        except BaseException as exc:  # nothing recorded yet: the folder goes as it came
+            if pipeline is not None:
+                pipeline.close(abort=True)
+            lock.release()
+            if created:
+                shutil.rmtree(out_dir, ignore_errors=True)
+            if isinstance(exc, RecordingError):
+                raise EmolensError(str(exc)) from exc
+            raise
+        run = (spec, source, pipeline, recorder, signals, t0)
+        status, stop, failure = _run(*run, max_frames, show_progress, drain_limit_s)
+        pipeline.close(abort=stop is not None or failure is not None)
+        if pipeline.audio_lost:
+            recorder.session.data["devices"]["audio"] = pipeline.info["audio"]
+        last = {"event": "session_stopped", "status": status, **({"signal": stop.signal_name} if stop else {})}
+        recorder.close(status=status, last_event=last, dropped=source.dropped, **pipeline.summary())
+    if recorder.failed or isinstance(failure, RecordingError):
+        raise EmolensError(recorder.failed or str(failure))
+    if isinstance(failure, EmolensError):
+        raise failure
+    if failure is not None:
+        raise EmolensError(f"{status}; the session folder {recorder.folder} was closed as failed") from failure
+    if status == "complete" and pipeline.frames and not pipeline.frames_with_faces:
+        frames = f"{pipeline.frames} frame{'s' * (pipeline.frames != 1)}"
+        raise NoFaceFound(f"no face found in {spec} ({frames}); wrote {recorder.folder / 'frames.csv'} with no rows")
+    summary = {**pipeline.summary(), **recorder.counts(), "status": status, "folder": str(recorder.folder)}
+    if stop is not None:
+        summary.update(stopped_by=stop.signal_name, exit_code=128 + stop.signum)
+    return summary
 
 
-def _run(
-    spec: str,
-    source: FrameSource,
-    pipeline: Pipeline,
-    recorder: SessionRecorder,
-    signals: StopSignals,
-    t0: float,
-    max_frames: int | None,
-    show_progress: bool,
-    drain_limit_s: float,
-) -> dict:
-    status, stop, failure = "complete", None, None
+def _run(spec, source: FrameSource, pipeline: Pipeline, recorder: SessionRecorder, signals: StopSignals, t0: float,
+         max_frames: int | None, show_progress: bool, drain_limit_s: float):  # fmt: skip
+    """The frames, then the explainer's last answers; returns (status, the stop, the failure)."""
     total = source.frame_count if max_frames is None else min(source.frame_count or max_frames, max_frames)
     # A bar on a terminal only: in a pipe or a log it is noise, and one frame needs none.
     bar_on = show_progress and sys.stderr.isatty() and total != 1
     bar = tqdm(total=total, unit="frame", desc="analyze", disable=not bar_on, file=sys.stderr, dynamic_ncols=True)
     signals.finishing = f"{recorder.folder} (the Parquet file and the report)"
+    status, stop, failure = "complete", None, None
     try:
         recorder.event({"event": "session_started", "input": spec, "backend": pipeline.info["backend"]["name"]})
         pipeline.connect(recorder.event)
@@ -165,8 +109,7 @@ def _run(
             for frame in source.frames():
                 if source.clock_time:  # a camera: seconds since the start; a file: its media time already
                     frame = replace(frame, t=frame.t - t0)
-                result = pipeline.step(frame)
-                recorder.result(result, frame, dropped=source.dropped)
+                recorder.result(pipeline.step(frame), frame, dropped=source.dropped)
                 for item in pipeline.explanations():
                     recorder.explanation(item.explanation, item.evidence)
                 bar.update(1)
@@ -184,36 +127,9 @@ def _run(
         status, failure = f"failed: {exc.__class__.__name__}: {exc}", exc
     finally:
         bar.close()
-    if stop is None and signals.signum is not None:  # came while the folder was being written to, outside a frame
-        stop = StopRequested(signals.signum)
-        status = "stopped" if failure is None else status
-    pipeline.close(abort=stop is not None or failure is not None)
-    last = {"event": "session_stopped", "status": status}
-    if stop is not None:
-        last["signal"] = stop.signal_name
-    if pipeline.audio_lost:
-        recorder.session.data["devices"]["audio"] = pipeline.info["audio"]
-    recorder.close(status=status, last_event=last, dropped=source.dropped, **pipeline.summary())
-    summary = {**pipeline.summary(), **recorder.counts(), "status": status}
-    if stop is not None:
-        summary.update(stopped_by=stop.signal_name, exit_code=128 + stop.signum)
-    if isinstance(failure, RecordingError) or recorder.failed:
-        raise EmolensError(recorder.failed or str(failure))
-    if failure is not None:
-        if isinstance(failure, EmolensError):
-            raise failure
-        raise EmolensError(f"{status}; the session folder {recorder.folder} was closed as failed") from failure
-    if status == "complete" and pipeline.frames and pipeline.frames_with_faces == 0:
-        raise NoFaceFound(
-            f"no face found in {spec} ({pipeline.frames} frame{'s' * (pipeline.frames != 1)}); "
-            f"wrote {recorder.folder / 'frames.csv'} with no rows"
-        )
-    return {
-        **summary,
-        "frames_csv": str(recorder.folder / "frames.csv"),
-        "session_json": str(recorder.folder / "session.json"),
-        "report": str(recorder.folder / "report.html"),
-    }
+    if stop is None and failure is None and signals.signum is not None:  # came between two frames' blocks
+        status, stop = "stopped", StopRequested(signals.signum)
+    return status, stop, failure
 
 
 def _drain(pipeline: Pipeline, recorder: SessionRecorder, limit_s: float) -> None:
@@ -230,7 +146,6 @@ def _drain(pipeline: Pipeline, recorder: SessionRecorder, limit_s: float) -> Non
 
     for item in pipeline.finish(timeout=limit_s, progress=progress):
         recorder.explanation(item.explanation, item.evidence)
-    left = pipeline.outstanding
-    if left:
+    if left := pipeline.outstanding:
         say(f"{left} window(s) left unexplained after the {limit_s:.0f} s limit")
         recorder.event({"event": "explainer_drain_limit", "limit_s": limit_s, "unexplained": left})

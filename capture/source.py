@@ -46,21 +46,28 @@ class FrameSource(ABC):
         self.close()
 
 
-def open_source(spec: str) -> FrameSource:
-    """Open INPUT as the user typed it: a camera index, an image, or a video."""
+def open_source(spec: str, paced: bool = False, loop: bool = False, camera: bool | None = None) -> FrameSource:
+    """Open INPUT as the user typed it: a camera index or device, an image, or a video.
+
+    `paced`: a video plays at its own frame rate and the frames a slow consumer misses are dropped, as with a
+    camera; otherwise every frame is read, as fast as it is taken. `loop`: a video starts again at its end.
+    `camera`: None decides by the name (a digit or /dev/video*)."""
     from capture.camera import CameraSource
+    from capture.playback import FilePlayback
     from capture.still_image import StillImageSource
     from capture.video_file import VideoFileSource
 
-    if spec.isdigit():
-        return CameraSource(int(spec))
+    if camera is None:
+        camera = spec.isdigit() or spec.startswith("/dev/video")
+    if camera:
+        return CameraSource(int(spec) if spec.isdigit() else spec)
     path = Path(spec)
-    if spec.startswith("/dev/video"):
-        return CameraSource(spec)
     if not path.exists():
         raise CaptureError(f"no such file: {spec} (give a video, an image, or a camera index such as 0)")
     if path.is_dir():
         raise CaptureError(f"{spec} is a folder; give one video or image file")
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return StillImageSource(path)
+    if paced or loop:
+        return FilePlayback(path, loop=loop, pace=paced)
     return VideoFileSource(path)

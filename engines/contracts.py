@@ -210,6 +210,34 @@ class Explained:
 
 
 @dataclass(frozen=True)
+class SessionDescription:
+    """What a session runs on, in one place: the window shows it, session.json records it (`record()`)."""
+
+    input: dict  # what was opened, as the user gave it
+    devices: dict  # video (the source as opened), audio (the device, or why there is none, or when it was lost), vad
+    backend: dict  # the runtime, why it was chosen, what each model runs on
+    fast_path: dict  # the detector's and classifier's models (sha256, source, checks) and settings
+    settings: dict  # the fast-path options
+    explainer: dict | None = None  # its options, threads, gate and model; None: off
+    fusion: dict | None = None  # the face/voice calibration, when there is a voice
+    explainer_warning: str | None = None  # why explanations are off although asked for
+
+    @property
+    def audio(self) -> str:
+        return str(self.devices.get("audio", "off"))
+
+    def with_audio(self, audio: str) -> SessionDescription:
+        from dataclasses import replace
+
+        return replace(self, devices={**self.devices, "audio": audio})
+
+    def record(self) -> dict:
+        """session.json's fields (the warning is for the window: session.json has the explainer's own entry)."""
+        fields = {k: v for k, v in self.__dict__.items() if k != "explainer_warning"}
+        return {k: v for k, v in fields.items() if v is not None}
+
+
+@dataclass(frozen=True)
 class SessionState:
     """Where a live session stands, for the window to show."""
 

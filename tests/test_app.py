@@ -264,12 +264,12 @@ def test_kiosk_rotates_its_log_folder_at_midnight(tmp_path, model_dir):
     deadline = time.monotonic() + 30
     while listener.results < 20 and time.monotonic() < deadline:
         time.sleep(0.05)
-    first = session.recording_folder
+    first = session.recording.folder
     day[0] = date(2026, 11, 23)
     seen = listener.results
     while listener.results < seen + 20 and time.monotonic() < deadline:
         time.sleep(0.05)
-    second = session.recording_folder
+    second = session.recording.folder
     session.stop()
     assert first is not None and second is not None and first != second
     assert json.loads((first / "session.json").read_text())["status"] == "complete"

@@ -149,7 +149,7 @@ def test_a_camera_lost_mid_session_keeps_the_rows_and_records_why(model_dir, tmp
                     raise CaptureError("camera 0 delivered no frame for 5 s")
                 yield frame
 
-    monkeypatch.setattr(analyze_module, "open_source", lambda spec: UnpluggedCamera(GROUP_CLIP))
+    monkeypatch.setattr(analyze_module, "open_source", lambda spec, **how: UnpluggedCamera(GROUP_CLIP))
     out = tmp_path / "session"
     with pytest.raises(CaptureError, match="no frame"):
         analyze_module.analyze("0", out, PipelineOptions(FastPathOptions(model_dir=model_dir)), show_progress=False)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import GROUP_CLIP, PORTRAIT_CLIP, has_cuda, needs_cuda, needs_torch, run_emolens
 
-from app.bench import load_frames
+from app.bench.fast_path import load_frames
 from engines.backends.onnxruntime_backend import GPU_PROVIDERS, OnnxRuntimeBackend, gpu_providers
 from engines.errors import BackendError
 from engines.fast.pipeline import FastPath
@@ -138,8 +138,8 @@ def test_onnxruntime_gpu_runs_the_fast_path_on_the_gpu(model_dir, detector, clas
     from engines.pipeline.assembly import build_fast_path
 
     fast_path, info = build_fast_path(FastPathOptions(backend="onnxruntime-gpu", detect_every=1), progress=print)
-    assert set(info["backend"]["providers"]) == {DETECTOR, EXPRESSION}
-    assert all(p in GPU_PROVIDERS for p in info["backend"]["providers"].values())
+    assert set(info["backend"]["models"]) == {DETECTOR, EXPRESSION}
+    assert all(p in GPU_PROVIDERS for p in info["backend"]["models"].values())
     cpu = FastPath(detector, classifier, detect_every=1)
     for frame in group_frames:
         for a, b in _match(cpu.process(frame).faces, fast_path.process(frame).faces):

@@ -56,16 +56,16 @@ def example_evidence(facts: tuple[Fact, ...], answer: dict) -> Evidence:
 @pytest.fixture(scope="module")
 def group_windows(model_dir) -> list[Evidence]:
     from capture import open_source
-    from engines.pipeline import FastPathOptions
-    from engines.pipeline.assembly import build_fast_path
+    from engines.pipeline import Pipeline, PipelineOptions
 
-    fast_path, _ = build_fast_path(FastPathOptions(), progress=lambda line: None)
-    builder = EvidenceBuilder()
-    found = []
+    found: list[Evidence] = []
+    pipeline = Pipeline(PipelineOptions(), str(GROUP_CLIP), on_window=found.append)
     with open_source(str(GROUP_CLIP)) as source:
         for frame in source.frames():
-            found += builder.add_result(fast_path.process(frame))
-    return found + builder.flush()
+            pipeline.step(frame)
+    pipeline.finish()
+    pipeline.close()
+    return found
 
 
 # --- evidence and grounding ---------------------------------------------------------------------
@@ -390,3 +390,31 @@ def test_recorded_frames_replay_into_the_same_windows(tmp_path, group_windows, m
     text = csv_path.read_text()
     csv_path.write_text(text[: len(text) - 40])  # a last line cut short, as a killed run leaves it
     assert len(windows_of(read_frames_csv(csv_path))) == len(replayed)
+
+
+def test_the_slow_path_keeps_no_table_that_grows_with_the_faces_a_kiosk_sees():
+    """A week of passers-by in a few seconds: 3000 faces, each seen for 2 s, one every 4 s. The worker (never
+    started: its request slot alone is under test) keeps one pending request; the slow path keeps no evidence of
+    replaced requests, and forgets faces gone for longer than `forget_after_s`."""
+    from engines.contracts import FaceObservation, FrameResult
+    from engines.slow.pipeline import SlowPath
+    from engines.slow.worker import ExplainerWorker, WorkerSettings
+
+    worker = ExplainerWorker(resolve_llm(), WorkerSettings(keep_all=False))
+    slow = SlowPath(worker, ExplanationGate(GateSettings(new_face_after_s=0.5, max_per_minute=10_000)))
+    probs = np.full(len(EMOTIONS), 1 / len(EMOTIONS), np.float32)  # unsure: every window is worth asking about
+    cues = LandmarkCues(1.0, 1.0, 0.0, 0.0)
+    largest: dict[str, int] = {}
+    for person in range(3000):
+        for k in range(20):
+            t = person * 4.0 + k * 0.1
+            face = FaceObservation(person + 1, (0, 0, 10, 10), np.zeros((5, 2)), 0.9, True, probs, probs, "neutral",
+                                   True, 0.0, 1.0, cues)  # fmt: skip
+            slow.observe(FrameResult(t, person * 20 + k, (face,)))
+        for name, size in slow.sizes().items():
+            largest[name] = max(largest.get(name, 0), size)
+    assert slow.invoked >= 3000 and worker.replaced >= 2900
+    assert largest["slow.worker_outstanding"] == 1
+    assert largest["slow.tracks_seen"] <= 1 + slow.forget_after_s / 4 * 1.25, largest
+    assert largest["slow.builder_tracks"] <= 1 + slow.forget_after_s / 4 * 1.25, largest
+    assert largest["slow.gate_explained"] <= 1 + slow.forget_after_s / 4 * 1.25, largest

@@ -108,7 +108,7 @@ def test_tensorrt_engine_matches_onnx_runtime_and_is_reloaded(model_dir, tmp_pat
     backend = TensorRTBackend(cache_root=tmp_path)
     model = backend.load(path)
     got = model.run({"input": faces})[0]
-    assert backend.built[EXPRESSION].startswith("built")
+    assert backend.loaded[EXPRESSION].startswith("built")
     assert np.abs(got - reference).max() < 2e-2  # FP16
     import torch
 
@@ -116,4 +116,4 @@ def test_tensorrt_engine_matches_onnx_runtime_and_is_reloaded(model_dir, tmp_pat
     assert np.array_equal(on_gpu, got)
     again = TensorRTBackend(cache_root=tmp_path)
     again.load(path)
-    assert again.built[EXPRESSION] == "loaded"
+    assert again.loaded[EXPRESSION] == "loaded"

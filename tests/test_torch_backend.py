@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import GROUP_CLIP, has_cuda, needs_cuda, needs_torch
 
-from app.bench import load_frames
+from app.bench.fast_path import load_frames
 from engines.backends import choose_backend
 from engines.errors import ModelError
 from engines.fast.expression import ExpressionClassifier

@@ -271,8 +271,8 @@ def test_a_live_session_with_a_camera_hears_the_microphone_and_goes_on_when_it_g
         while time.monotonic() < deadline and len(listener.results) < before + 20:
             time.sleep(0.1)
         session.stop()
-    assert listener.infos[0]["audio"].startswith("microphone") and heard >= 1
-    assert listener.infos[-1]["audio"].startswith("lost")
+    assert listener.infos[0].audio.startswith("microphone") and heard >= 1
+    assert listener.infos[-1].audio.startswith("lost")
     lost = [s for s in listener.states if s.phase == "audio_lost"]
     assert lost and "video alone" in lost[0].detail
     assert len(listener.results) >= before + 20 and session.error is None  # the video went on

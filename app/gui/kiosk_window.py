@@ -30,6 +30,7 @@ from app.gui.session_control import SessionControl
 from app.gui.status_line import models_line
 from app.gui.video_view import VideoView
 from app.kiosk_pin import PinError, verify_pin
+from engines.contracts import SessionDescription
 
 
 class PinDialog(QDialog):
@@ -129,7 +130,7 @@ class KioskWindow(QWidget):
         self.selected: int | None = None
         self._raw = ""
         self._raw_key: tuple | None = None
-        self._info: dict = {}
+        self._info: SessionDescription | None = None
         for keys in ("Escape", "Ctrl+Q", "Alt+F4"):
             QShortcut(QKeySequence(keys), self, activated=self.request_exit)
         QShortcut(QKeySequence("Ctrl+,"), self, activated=self.request_settings)
@@ -206,7 +207,7 @@ class KioskWindow(QWidget):
             message = "Stopped"
         self.video.set_message(message)
 
-    def _on_info(self, info: dict) -> None:
+    def _on_info(self, info: SessionDescription) -> None:
         self._info = info
 
     def _on_token(self, track_id: int, window, piece: str) -> None:
@@ -225,5 +226,5 @@ class KioskWindow(QWidget):
         logging = "logging numbers only" if stats.recording else "not logging"
         self.footer.setText(
             f"{stats.processed_fps:.0f} fps · {stats.faces} face{'s' * (stats.faces != 1)} · {logging} · "
-            f"no images stored · {models_line(self._info)}"
+            f"no images stored" + (f" · {models_line(self._info)}" if self._info else "")
         )

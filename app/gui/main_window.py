@@ -27,7 +27,7 @@ from app.gui.status_line import SessionStatusBar
 from app.gui.timeline import TimelinePlot
 from app.gui.video_view import VideoView
 from capture.devices import list_camera_devices, list_microphones
-from engines.contracts import SessionState
+from engines.contracts import SessionDescription, SessionState
 
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mkv *.mov *.webm *.m4v);;All files (*)"
 
@@ -63,7 +63,7 @@ class MainWindow(QMainWindow):
         self.status = SessionStatusBar(self)
         self.setStatusBar(self.status)
         self.selected: int | None = None
-        self.info: dict = {}
+        self.info: SessionDescription | None = None
         self._build_layout()
         self._build_toolbar()
         self._connect()
@@ -233,13 +233,13 @@ class MainWindow(QMainWindow):
             return
         self.video.set_message(state_message(state, self.control.config().is_camera))
 
-    def _on_info(self, info: dict) -> None:
+    def _on_info(self, info: SessionDescription) -> None:
         self.info = info
         self.status.show_info(info)
-        audio = str(info.get("audio", "off"))
+        audio = info.audio
         self.status.set_audio("audio: " + ("on" if audio.startswith("microphone") else "off"), audio)
-        if info.get("explainer_warning"):
-            self.status.showMessage(info["explainer_warning"], 30000)
+        if info.explainer_warning:
+            self.status.showMessage(info.explainer_warning, 30000)
 
     def _on_explained(self, item) -> None:
         self.explanations.add_explanation(item)

@@ -11,13 +11,13 @@ import threading
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from engines.contracts import Evidence, Explained, Frame, FrameResult, SessionState, SessionStats
+from engines.contracts import Evidence, Explained, Frame, FrameResult, SessionDescription, SessionState, SessionStats
 
 
 class SessionBridge(QObject):
     frame_ready = pyqtSignal()  # take the newest with `latest()`
     state_changed = pyqtSignal(object)  # SessionState
-    info_ready = pyqtSignal(dict)
+    info_ready = pyqtSignal(object)  # SessionDescription
     explained = pyqtSignal(object)  # Explained
     token = pyqtSignal(int, object, str)  # track id, window, piece
     stats = pyqtSignal(object)  # SessionStats
@@ -57,7 +57,7 @@ class SessionBridge(QObject):
     def on_state(self, state: SessionState) -> None:
         self.state_changed.emit(state)
 
-    def on_info(self, info: dict) -> None:
+    def on_info(self, info: SessionDescription) -> None:
         self.info_ready.emit(info)
 
     def on_explanation(self, item: Explained) -> None:

@@ -61,7 +61,7 @@ class SessionControl(QObject):
         session, self.session = self.session, None
         if session is not None:
             session.stop()
-            self._last_recording = session.last_recording or self._last_recording
+            self._last_recording = session.recording.last_folder or self._last_recording
             self.running_changed.emit(False)
 
     def toggle(self) -> None:
@@ -75,13 +75,13 @@ class SessionControl(QObject):
 
     def last_report(self) -> Path | None:
         """report.html of the last recording that closed (written when it closed), if there is one."""
-        folder = (self.session.last_recording if self.session else None) or self._last_recording
+        folder = (self.session.recording.last_folder if self.session else None) or self._last_recording
         report = folder / "report.html" if folder else None
         return report if report and report.exists() else None
 
     @property
     def recording_folder(self) -> Path | None:
-        return self.session.recording_folder if self.session else None
+        return self.session.recording.folder if self.session else None
 
     def _on_state(self, state) -> None:
         if state.phase == "recording_failed":

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from PyQt6.QtWidgets import QLabel, QStatusBar
 
-from engines.contracts import SessionStats
+from engines.contracts import SessionDescription, SessionStats
 
 
-def models_line(info: dict, short: bool = False) -> str:
+def models_line(info: SessionDescription, short: bool = False) -> str:
     """Backend and models; `short`: the backend and the explainer only (the status bar's width)."""
-    fast = info.get("fast_path", {})
-    parts = [info.get("backend", {}).get("name", "?")]
+    fast = info.fast_path
+    parts = [info.backend.get("name", "?")]
     if not short:
         parts.append(fast.get("detector", {}).get("name", "?"))
         parts.append(fast.get("expression", {}).get("name", "?"))
-    explainer = info.get("explainer")
+    explainer = info.explainer
     if explainer is not None:
         model = explainer.get("model")
         parts.append(f"explainer {model['name']}" if model else "explainer unavailable")
@@ -49,9 +49,9 @@ class SessionStatusBar(QStatusBar):
         self.record.setText("● REC" if stats.recording else "")
         self.record.setToolTip(stats.recording or "")
 
-    def show_info(self, info: dict) -> None:
+    def show_info(self, info: SessionDescription) -> None:
         self.models.setText(models_line(info, short=True))
-        self.models.setToolTip(models_line(info) + "\n" + info.get("backend", {}).get("reason", ""))
+        self.models.setToolTip(models_line(info) + "\n" + info.backend.get("reason", ""))
 
     def set_audio(self, text: str, why: str = "") -> None:
         self.audio.setText(text)

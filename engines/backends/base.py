@@ -5,9 +5,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
+BackendName = Literal["tensorrt", "onnxruntime-gpu", "torch-cuda", "onnxruntime-cpu", "torch-cpu"]
 NVIDIA_DEVICES = ("/dev/nvidiactl", "/proc/driver/nvidia/version", "/dev/dxg")  # Linux, containers, WSL2
 
 
@@ -41,9 +43,14 @@ class CompiledModel(ABC):
 
 
 class InferenceBackend(ABC):
-    """A runtime (ONNX Runtime on CPU or CUDA, TensorRT, ...) that turns model files into `CompiledModel`s."""
+    """A runtime (ONNX Runtime on CPU or CUDA, TensorRT, ...) that turns model files into `CompiledModel`s.
 
-    name: str
+    `loaded` is the one record every backend keeps of its models: what each really runs on, or how it was
+    loaded (a provider, an engine built or read from the cache), for session.json.
+    """
+
+    name: BackendName
+    loaded: dict[str, str]
 
     @abstractmethod
     def probe(self) -> str | None:
@@ -52,5 +59,10 @@ class InferenceBackend(ABC):
     @abstractmethod
     def load(self, path: Path) -> CompiledModel: ...
 
+    def _loaded(self, path: Path, how: str) -> None:
+        if not hasattr(self, "loaded"):
+            self.loaded = {}
+        self.loaded[path.stem] = how
+
     def describe(self) -> dict:
-        return {"name": self.name}
+        return {"name": self.name, "models": dict(getattr(self, "loaded", {}))}

@@ -129,8 +129,8 @@ class OnnxRuntimeBackend(InferenceBackend):
         self.threads = threads
         self.device_id = device_id
         self.cache_dir = cache_dir or default_model_dir() / "engines" / "onnxruntime-tensorrt"
-        self.name = f"onnxruntime-{device}"
-        self.providers_used: dict[str, str] = {}  # model -> provider, for session.json
+        self.name = f"onnxruntime-{device}"  # type: ignore[assignment]
+        self.loaded = {}  # model -> the provider that really runs it
 
     def _options(self):
         ort = _import_ort(self.device)
@@ -178,14 +178,13 @@ class OnnxRuntimeBackend(InferenceBackend):
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"ONNX Runtime cannot load {path}: {first}") from exc
         model = OnnxRuntimeModel(session, "cpu" if self.device == "cpu" else "cuda", self.device_id)
-        self.providers_used[path.stem] = model.device
+        self._loaded(path, model.device)
         return model
 
     def describe(self) -> dict:
         ort = _import_ort(self.device)
-        info = {"name": self.name, "onnxruntime": ort.__version__, "intra_op_threads": self.threads}
+        info = {**super().describe(), "onnxruntime": ort.__version__, "intra_op_threads": self.threads}
         if self.device == "gpu":
-            info["providers"] = dict(self.providers_used)
             info["engine_cache"] = str(self.cache_dir)
         return info
 

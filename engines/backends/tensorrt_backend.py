@@ -94,7 +94,7 @@ class TensorRTBackend(InferenceBackend):
         self.threads = threads
         self.cache = EngineCache(cache_root or default_model_dir() / "engines")
         self.progress = progress
-        self.built: dict[str, str] = {}  # model -> loaded | built (why): for session.json
+        self.loaded = {}  # model -> "loaded" from the engine cache, or "built (why)"
 
     def probe(self) -> str | None:
         try:
@@ -153,14 +153,9 @@ class TensorRTBackend(InferenceBackend):
             engine = trt.Runtime(trt.Logger(trt.Logger.WARNING)).deserialize_cuda_engine(data)
             if engine is None:
                 raise ModelError(f"TensorRT cannot load the engine it built from {path}")
-        self.built[name] = how
+        self._loaded(path, how)
         return TensorRTModel(engine, trt, torch)
 
     def describe(self) -> dict:
         trt, torch = _import()
-        return {
-            "name": self.name,
-            "tensorrt": trt.__version__,
-            "gpu": torch.cuda.get_device_name(),
-            "engines": dict(self.built),
-        }
+        return {**super().describe(), "tensorrt": trt.__version__, "gpu": torch.cuda.get_device_name()}

@@ -123,7 +123,8 @@ class TorchBackend(InferenceBackend):
         self.device = device
         self.threads = threads
         self.cuda_graphs = cuda_graphs
-        self.name = f"torch-{device}"
+        self.name = f"torch-{device}"  # type: ignore[assignment]
+        self.loaded = {}
         self.models: dict[str, TorchModel] = {}
 
     def probe(self) -> str | None:
@@ -144,11 +145,12 @@ class TorchBackend(InferenceBackend):
         except Exception as exc:
             raise ModelError(f"PyTorch cannot run {path}: {str(exc).splitlines()[0] if str(exc) else exc!r}") from exc
         self.models[path.stem] = model
+        self._loaded(path, model.device)
         return model
 
     def describe(self) -> dict:
         torch = _import_torch(self.device)
-        info = {"name": self.name, "torch": torch.__version__, "cuda_graphs": self.cuda_graphs}
+        info = {**super().describe(), "torch": torch.__version__, "cuda_graphs": self.cuda_graphs}
         if self.device == "cuda":
             info["gpu"] = torch.cuda.get_device_name()
             info["cuda"] = torch.version.cuda

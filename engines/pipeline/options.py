@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
+from engines.backends.base import BackendName
 from engines.fusion import FusionSettings
 from engines.settings_file import SettingsError
 from engines.slow.gate import GateSettings
@@ -22,7 +24,7 @@ def _plain(options) -> dict:
 
 @dataclass(frozen=True)
 class FastPathOptions:
-    backend: str = "auto"
+    backend: BackendName | Literal["auto"] = "auto"
     threads: int = 1
     detect_every: int = 3
     detector_size: int | None = None  # None: auto, from the frame size

@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 
-from engines.contracts import Evidence, Explained, ExplanationSource, Frame, FrameResult
+from engines.contracts import Evidence, Explained, ExplanationSource, Frame, FrameResult, SessionDescription
 from engines.fusion import FaceVoiceFusion, fusion_record
 from engines.pipeline.assembly import build_fast_path, build_slow_path, build_voice
 from engines.pipeline.options import PipelineOptions
@@ -203,6 +203,20 @@ class Pipeline:
             self.explained[ExplanationSource(item.explanation.source)] += 1
 
     @property
+    def explainer_state(self) -> str:
+        """off | loading | ready | busy | failed: why, for a status bar."""
+        if self.options.explain is None:
+            return "off"
+        worker = self.slow.worker if self.slow else None
+        if worker is None:
+            return f"failed: {self.explainer_warning or 'no model'}"
+        if worker.failed:
+            return f"failed: {worker.failed}"
+        if not worker.ready:
+            return "loading"
+        return "busy" if worker.outstanding else "ready"
+
+    @property
     def outstanding(self) -> int:
         """Windows asked of the explainer and not answered yet."""
         worker = self.slow.worker if self.slow else None
@@ -226,6 +240,20 @@ class Pipeline:
                 "restarts": worker.restarts if worker else 0,
             }
         return out
+
+    def describe(self, input: dict, video: str) -> SessionDescription:
+        """What this pipeline runs on, for the window and session.json (`video`: the source as opened)."""
+        info = self.info
+        return SessionDescription(
+            input=input,
+            devices={"video": video, **{k: info[k] for k in ("audio", "vad") if k in info}},
+            backend=info["backend"],
+            fast_path=info["fast_path"],
+            settings=info["settings"],
+            explainer=info.get("explainer"),
+            fusion=info.get("fusion"),
+            explainer_warning=self.explainer_warning,
+        )
 
     def sizes(self) -> dict[str, int]:
         """How many entries each table and queue holds: a soak run checks that none of them grows."""

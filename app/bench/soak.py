@@ -63,7 +63,7 @@ def bench_soak(
     config = SessionConfig(spec, camera=False, loop=True, pace=True, fast=options, explain=explain)
     session = LiveSession(config, listener, RecordingPlan(folder, daily=True), record=True).start()
     deadline = time.monotonic() + 180
-    while not session.explainer_ready and time.monotonic() < deadline and session.running:
+    while session.explainer_state == "loading" and time.monotonic() < deadline and session.running:
         time.sleep(0.2)
     samples: list[dict] = []
     start = time.monotonic()

@@ -11,7 +11,7 @@ import statistics
 import sys
 import time
 
-from app.bench import load_frames
+from app.bench.fast_path import load_frames
 from capture.audio_file import has_audio
 from engines.errors import EmolensError
 from engines.pipeline import AudioOptions, FastPathOptions, Pipeline, PipelineOptions

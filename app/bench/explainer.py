@@ -14,7 +14,7 @@ import statistics
 import sys
 import time
 
-from app.bench import load_frames
+from app.bench.fast_path import load_frames
 from engines.contracts import Evidence, Explanation
 from engines.pipeline import ExplainOptions, FastPathOptions, Pipeline, PipelineOptions
 from engines.pipeline.assembly import explainer_batch_threads, explainer_threads

@@ -42,7 +42,7 @@ def _run_once(app, window_cls, store, prefs, pace: bool, gate: GateSettings, sec
             time.sleep(0.001)
 
     deadline = time.monotonic() + 120
-    while prefs.explainer and not session.explainer_ready and time.monotonic() < deadline:
+    while prefs.explainer and session.explainer_state == "loading" and time.monotonic() < deadline:
         pump(time.monotonic() + 0.1)
     pump(time.monotonic() + warmup_s)
     if pace:  # a paced frame carries the clock reading of its hand-over; an unpaced one is pulled, not captured
@@ -53,7 +53,7 @@ def _run_once(app, window_cls, store, prefs, pace: bool, gate: GateSettings, sec
     end = start + seconds
     while time.monotonic() < end:
         pump(min(end, time.monotonic() + 0.05))
-        busy += session.explainer_busy
+        busy += session.explainer_state == "busy"
         samples += 1
     elapsed = time.monotonic() - start
     window.video.on_painted = None

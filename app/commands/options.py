@@ -1,0 +1,135 @@
+"""The options several commands share (the fast path's, the explainer's, the app's), and the exit codes."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from engines.errors import EmolensError
+
+EXIT_ERROR = 2
+EXIT_NO_FACE = 3
+
+
+def add_fast_path_options(parser: argparse.ArgumentParser) -> None:
+    from engines.backends import BACKENDS
+
+    g = parser.add_argument_group("fast path")
+    g.add_argument(
+        "--backend",
+        default="auto",
+        choices=["auto", *BACKENDS],
+        help="inference runtime; auto picks the fastest that works here (default: auto)",
+    )
+    g.add_argument("--threads", type=int, default=1, help="inference threads (default: 1, leaving cores free)")
+    g.add_argument(
+        "--detect-every",
+        type=int,
+        default=3,
+        metavar="N",
+        help="run the face detector every N frames and track in between (default: 3)",
+    )
+    g.add_argument(
+        "--detector-size",
+        type=detector_size,
+        default=None,
+        metavar="PX",
+        help="longer side the frame is resized to for detection; lower is faster, higher finds smaller faces "
+        "(default: auto, half the frame's longer side within 320-640)",
+    )
+    g.add_argument(
+        "--smoothing",
+        type=float,
+        default=0.5,
+        metavar="SECONDS",
+        help="time constant of the per-face smoothing; 0 turns it off (default: 0.5)",
+    )
+    g.add_argument(
+        "--insightface-pack",
+        type=Path,
+        metavar="DIR",
+        help="use the face detector of a local insightface model pack (e.g. buffalo_l) instead",
+    )
+    g.add_argument(
+        "--model-dir",
+        type=Path,
+        metavar="DIR",
+        help="where exported models live (default: $EMOLENS_MODEL_DIR or ~/.cache/emolens/models)",
+    )
+    g.add_argument(
+        "--preprocess",
+        choices=["auto", "host", "device"],
+        default="auto",
+        help="where frames are resized, normalised and cropped: on the host (OpenCV) or on the device the models "
+        "run on (torch), so a frame crosses to the GPU once; auto: the device when the models run on a GPU",
+    )
+
+
+def add_explainer_options(parser: argparse.ArgumentParser, switch: bool = True) -> None:
+    g = parser.add_argument_group("explainer (slow path)")
+    if switch:
+        g.add_argument(
+            "--explain",
+            action="store_true",
+            help="explain the windows the gate picks with the local language model; writes explanations.jsonl",
+        )
+    g.add_argument(
+        "--llm",
+        metavar="NAME|PATH",
+        help="emolens-explainer (the default once `emolens train-explainer` has built it), smollm2-135m (the "
+        "default before), gemma3-270m, or a local .gguf file of your own",
+    )
+    g.add_argument(
+        "--llm-threads",
+        type=int,
+        metavar="N",
+        help="threads for the explainer (default: the cores the fast path leaves, at least 1)",
+    )
+    g.add_argument("--gate", type=Path, metavar="FILE", help="gate settings written by `emolens fit-gate`")
+
+
+def explain_options(args: argparse.Namespace):
+    from engines.pipeline import ExplainOptions
+
+    if args.llm_threads is not None and args.llm_threads < 1:
+        raise EmolensError("--llm-threads must be >= 1")
+    return ExplainOptions.from_file(args.gate, llm=args.llm, threads=args.llm_threads)
+
+
+def detector_size(text: str) -> int | None:
+    if text == "auto":
+        return None
+    if not text.isdigit() or int(text) < 64:
+        raise argparse.ArgumentTypeError("give a size in pixels (64 or more) or 'auto'")
+    return int(text)
+
+
+def fast_options(args: argparse.Namespace):
+    from engines.pipeline import FastPathOptions
+
+    if args.threads < 1 or args.detect_every < 1 or args.smoothing < 0:
+        raise EmolensError("--threads and --detect-every must be >= 1, and --smoothing >= 0")
+    return FastPathOptions(
+        backend=args.backend,
+        threads=args.threads,
+        detect_every=args.detect_every,
+        detector_size=args.detector_size,
+        smoothing_s=args.smoothing,
+        insightface_pack=args.insightface_pack,
+        model_dir=args.model_dir,
+        preprocess=args.preprocess,
+    )
+
+
+def add_app_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--source",
+        metavar="INPUT",
+        help="camera index (0, 1, ...) or a video file; default: the last one used (camera 0 at first)",
+    )
+    parser.add_argument(
+        "--settings",
+        type=Path,
+        metavar="FILE",
+        help="settings file to use instead of your own (~/.config/emolens/emolens.ini)",
+    )
