@@ -16,7 +16,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 DATA = Path(__file__).parent / "data"
 HAS_TORCH = importlib.util.find_spec("torch") is not None
-needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="needs torch (pip install -e '.[dev]' installs it)")
+needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="needs torch: ./install.sh --train installs it")
 
 
 def has_cuda() -> bool:

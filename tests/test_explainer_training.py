@@ -19,7 +19,7 @@ from engines.slow.llm_models import DEFAULT_LLM, TRAINED_LLM, resolve_llm, train
 from engines.slow.prompt import _written
 from training.explainer_data import CLIP_SPLITS, build_examples, sampled_track
 
-torch = pytest.importorskip("torch", reason="the adapter is torch tensors (pip install -e '.[dev]')")
+torch = pytest.importorskip("torch", reason="training needs torch, transformers and peft: ./install.sh --train")
 
 
 @pytest.fixture(scope="module")
