@@ -455,3 +455,26 @@ def test_no_python_process_of_a_finished_run_is_left(model_dir, tmp_path):
     pid = _explainer_pid(out)
     assert pid is not None and not _alive(pid)
     assert sys.executable  # the suite's own interpreter, for the record
+
+
+def test_a_gguf_without_a_manifest_is_checked_before_it_loads(model_dir, tmp_path):
+    """A user's own GGUF has no manifest: its header is read and a copy cut short is refused (the session goes
+    on without explanations, as for any explainer that cannot run); emolens' own trained model must have one."""
+    from engines.errors import ModelError
+    from engines.slow.llm_models import TRAINED_LLM, resolve_llm
+
+    base = resolve_llm("smollm2-135m")
+    whole, cut = tmp_path / "mine.gguf", tmp_path / "cut.gguf"
+    whole.write_bytes(base.path.read_bytes())
+    cut.write_bytes(base.path.read_bytes()[: base.size - 4_000_000])
+    assert "every tensor is in the file" in resolve_llm(str(whole)).source
+    with pytest.raises(ModelError, match=r"cut\.gguf is cut short \(\d+ bytes, its tensors need \d+\)"):
+        resolve_llm(str(cut))
+    proc = run_emolens("analyze", str(PORTRAIT_CLIP), "--out", str(tmp_path / "s"), "--explain", "--llm", str(cut))
+    assert proc.returncode == 0, proc.stderr
+    assert "explanations off" in one_line(proc) and "is cut short" in proc.stderr
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / f"{TRAINED_LLM}.gguf").write_bytes(base.path.read_bytes())  # no manifest beside it
+    with pytest.raises(ModelError, match="has no manifest"):
+        resolve_llm(TRAINED_LLM, models)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from engines.errors import ModelError
 from engines.model_assets import default_model_dir, file_problem, sha256_file
+from engines.slow.gguf_check import gguf_problem
 
 GGUF_MAGIC = b"GGUF"
 
@@ -157,7 +158,16 @@ def _user_file(path: Path, name: str) -> GgufModel:
             raise ModelError(f"explainer model {path} {problem} (per {manifest.name}); {fix}")
         source = expected.get("source", f"user file with {manifest.name}")
         return GgufModel(name, path, expected["sha256"], expected["size"], source, expected.get("prompt", "few-shot"))
-    return GgufModel(name, path, sha256_file(path), path.stat().st_size, "user file (no manifest)")
+    if name == TRAINED_LLM:  # emolens writes this one with its manifest: without it, it cannot be trusted
+        raise ModelError(
+            f"the trained explainer {path} has no manifest ({manifest.name}); `emolens export-models` rebuilds it "
+            "from the shipped adapter"
+        )
+    problem = gguf_problem(path)  # a user's own file: at least every tensor its header declares is there
+    if problem:
+        raise ModelError(f"explainer model {path} {problem}; copy it again, or give another .gguf file")
+    source = "user file without a manifest: its GGUF header was read and every tensor is in the file"
+    return GgufModel(name, path, sha256_file(path), path.stat().st_size, source)
 
 
 def _packaged(model: PackagedGguf, model_dir: Path) -> GgufModel:
