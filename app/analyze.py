@@ -134,6 +134,7 @@ def _run(spec, source: FrameSource, pipeline: Pipeline, recorder: SessionRecorde
 
 def _drain(pipeline: Pipeline, recorder: SessionRecorder, limit_s: float) -> None:
     """The explainer's answers to the windows already asked, within `limit_s`, with a line of progress."""
+    pipeline.end_of_input()
     asked = pipeline.outstanding
     if asked:
         say(f"explaining {asked} window(s) the gate chose (up to {limit_s:.0f} s; Ctrl-C stops and keeps the rest)")
@@ -146,6 +147,7 @@ def _drain(pipeline: Pipeline, recorder: SessionRecorder, limit_s: float) -> Non
 
     for item in pipeline.finish(timeout=limit_s, progress=progress):
         recorder.explanation(item.explanation, item.evidence)
+    progress(pipeline.outstanding)
     if left := pipeline.outstanding:
         say(f"{left} window(s) left unexplained after the {limit_s:.0f} s limit")
         recorder.event({"event": "explainer_drain_limit", "limit_s": limit_s, "unexplained": left})

@@ -446,6 +446,13 @@ def test_the_summary_counts_explanations_not_requests(model_dir, tmp_path):
     e = json.loads((out / "session.json").read_text())["counts"]["explainer"]
     assert e["explanations"] == written == e["from_model"] + e["from_template"]
     assert f"{written} explanation(s) for the {e['invoked']} of {e['windows']} windows the gate chose" in proc.stdout
+    import re
+
+    asked = re.search(r"explaining (\d+) window\(s\) the gate chose", proc.stderr)
+    steps = [(int(a), int(b)) for a, b in re.findall(r"^ +(-?\d+) of (\d+) explained$", proc.stderr, re.M)]
+    if asked:  # the drain's progress counts up from what was owed when the input ended, never below zero
+        assert steps and all(0 <= a <= b == int(asked[1]) for a, b in steps), proc.stderr
+        assert [a for a, _ in steps] == sorted(a for a, _ in steps)
 
 
 def test_no_python_process_of_a_finished_run_is_left(model_dir, tmp_path):

@@ -63,6 +63,7 @@ class Pipeline:
         self.slow: SlowPath | None = None
         self.explainer_warning: str | None = None
         self.frames = self.frames_with_faces = self.tracks = 0
+        self._input_ended = False
         self._newest_track = 0
         self.explained = {source: 0 for source in ExplanationSource}
         self.fast, fast_info = build_fast_path(options.fast, progress=progress or _ignore)
@@ -164,6 +165,7 @@ class Pipeline:
         if self.slow is not None:
             self.slow.reset()
         self._newest_track = 0
+        self._input_ended = False
 
     def _lose_voice(self, why: str, t: float) -> None:
         self.voice.close()
@@ -180,13 +182,19 @@ class Pipeline:
         self.pump()
         return items
 
+    def end_of_input(self) -> None:
+        """Closes and decides the windows still open: after it, `outstanding` is all the explainer owes."""
+        if self.slow is not None and not self._input_ended:
+            self._input_ended = True
+            self.slow.finish()
+            self.pump()
+
     def finish(self, timeout: float | None = None, progress: Callable[[int], None] | None = None) -> list[Explained]:
-        """The end of the input: the open windows are closed and decided, and the explainer is given up to
-        `timeout` seconds to answer what was asked (`progress` gets the number still to come)."""
+        """The end of the input (`end_of_input`), then up to `timeout` seconds for the explainer to answer what
+        was asked (`progress` gets the number still to come)."""
         if self.slow is None:
             return []
-        self.slow.finish()
-        self.pump()
+        self.end_of_input()
 
         def waiting(left: int) -> None:
             self.pump()
