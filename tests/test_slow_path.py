@@ -418,3 +418,15 @@ def test_the_slow_path_keeps_no_table_that_grows_with_the_faces_a_kiosk_sees():
     assert largest["slow.tracks_seen"] <= 1 + slow.forget_after_s / 4 * 1.25, largest
     assert largest["slow.builder_tracks"] <= 1 + slow.forget_after_s / 4 * 1.25, largest
     assert largest["slow.gate_explained"] <= 1 + slow.forget_after_s / 4 * 1.25, largest
+
+
+def test_a_face_in_view_for_hours_keeps_two_minutes_of_its_usual_geometry():
+    """The face's usual mouth is the median of its recent windows, not of every window since it arrived."""
+    from engines.slow.evidence import USUAL_WINDOWS
+
+    builder = EvidenceBuilder()
+    probs = np.full(len(EMOTIONS), 1 / len(EMOTIONS))
+    for k in range(3 * 3600 // 2 * 10):  # an hour and a half at 10 frames/s, one face throughout
+        t = k / 10
+        builder.add(t, [FaceSample(t, 1, probs, False, 0.5, 0.5, LandmarkCues(1.0, 1.0, 0.0, 0.0))])
+    assert builder.tracks == 1 and builder.history == 2 * USUAL_WINDOWS

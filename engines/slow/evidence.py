@@ -9,6 +9,7 @@ earlier windows, because a wide mouth on one face is a neutral one on another.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -44,13 +45,18 @@ class EvidenceSettings:
     key_frame_gap_s: float = 0.2
 
 
+USUAL_WINDOWS = 120
+
+
 @dataclass
 class _Track:
     samples: list[FaceSample] = field(default_factory=list)
     window_index: int | None = None
     last_label: str | None = None
-    mouth_width_history: list[float] = field(default_factory=list)
-    mouth_drop_history: list[float] = field(default_factory=list)
+    # a face's "usual" mouth: the median of its last USUAL_WINDOWS windows (a face in view for hours keeps two
+    # minutes of them, not every window it ever had)
+    mouth_width_history: deque[float] = field(default_factory=lambda: deque(maxlen=USUAL_WINDOWS))
+    mouth_drop_history: deque[float] = field(default_factory=lambda: deque(maxlen=USUAL_WINDOWS))
 
 
 def samples_from_result(result: FrameResult) -> list[FaceSample]:
@@ -90,6 +96,11 @@ class EvidenceBuilder:
     @property
     def tracks(self) -> int:
         return len(self._tracks)
+
+    @property
+    def history(self) -> int:
+        """Window values kept for the faces' usual geometry, over all faces."""
+        return sum(len(t.mouth_width_history) + len(t.mouth_drop_history) for t in self._tracks.values())
 
     def flush(self, voice: VoiceCues | None = None) -> list[Evidence]:
         """Close every open window (the end of a session)."""

@@ -90,6 +90,7 @@ class SlowPath:
         return {
             "slow.tracks_seen": len(self._last_seen),
             "slow.builder_tracks": self.builder.tracks,
+            "slow.builder_history": self.builder.history,
             **{f"slow.gate_{k}": v for k, v in self.gate.sizes().items()},
             "slow.worker_outstanding": self.worker.outstanding if self.worker else 0,
         }
