@@ -67,7 +67,10 @@ class ReconnectingSource(FrameSource):
                 continue
             with self._lock:
                 self._current = source
-            if self._stop.is_set():
+            if self._stop.is_set():  # stopped while it opened: nothing is left open
+                with self._lock:
+                    self._current = None
+                source.close()
                 break
             self.description = source.description
             self._on_change("opened", source.description, None)

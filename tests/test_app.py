@@ -169,6 +169,7 @@ def test_the_window_shows_retrying_when_the_camera_goes_and_resumes_when_it_retu
     camera.rename(tmp_path / "unplugged.mp4")
     qtbot.waitUntil(lambda: "retrying" in (window.video.message or ""), timeout=10_000)
     assert "Camera lost" in window.video.message
+    qtbot.wait(300)  # the last frame before the loss may still be on its way to the screen
     painted = window.video.painted
     qtbot.wait(1000)  # unplugged: reopening fails, the window keeps saying so
     assert window.video.painted == painted and "retrying" in window.video.message and window.control.running
