@@ -261,7 +261,10 @@ def test_a_live_session_with_a_camera_hears_the_microphone_and_goes_on_when_it_g
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not any(r.voice and r.voice.speech for r in listener.results):
             time.sleep(0.1)
-        heard = sum(bool(r.voice and r.voice.speech) for r in listener.results)
+        heard = [r.t for r in listener.results if r.voice and r.voice.speech]
+        # a window (1 s) that holds the voice closes before the microphone goes, so the fusion has a window
+        while heard and time.monotonic() < deadline and listener.results[-1].t < heard[0] + 2.5:
+            time.sleep(0.1)
         server.kill()
         server.wait()
         player.kill()
@@ -271,7 +274,7 @@ def test_a_live_session_with_a_camera_hears_the_microphone_and_goes_on_when_it_g
         while time.monotonic() < deadline and len(listener.results) < before + 20:
             time.sleep(0.1)
         session.stop()
-    assert listener.infos[0].audio.startswith("microphone") and heard >= 1
+    assert listener.infos[0].audio.startswith("microphone") and heard
     assert listener.infos[-1].audio.startswith("lost")
     lost = [s for s in listener.states if s.phase == "audio_lost"]
     assert lost and "video alone" in lost[0].detail
@@ -279,4 +282,5 @@ def test_a_live_session_with_a_camera_hears_the_microphone_and_goes_on_when_it_g
     assert listener.results[-1].voice is None
     (folder,) = (tmp_path / "rec").iterdir()
     events = [json.loads(x)["event"] for x in (folder / "events.jsonl").read_text().splitlines()]
-    assert "audio_lost" in events and "fusion" in events
+    assert "audio_lost" in events, events
+    assert "fusion" in events, events
