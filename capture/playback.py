@@ -16,12 +16,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from capture.newest_frame import NewestFrameSlot
 from capture.source import CaptureError, FrameSource
-from capture.video_file import media_time
+from capture.video_decoder import VideoDecoder
 from engines.contracts import Frame
 
 
@@ -32,11 +31,11 @@ class FilePlayback(FrameSource):
         self.pace = pace
         self.live = pace
         self.description = f"video file {self.path.name}" + (" (looped)" if loop else "")
-        self._cap = self._open()
-        fps = self._cap.get(cv2.CAP_PROP_FPS)
-        self.fps = fps if fps and fps > 0 else 30.0
-        count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        self.frame_count = None if loop or count <= 0 else count
+        if not self.path.is_file():
+            raise CaptureError(f"no such video file: {self.path}")
+        self._decoder = VideoDecoder(self.path)
+        self.fps = self._decoder.fps
+        self.frame_count = None if loop else self._decoder.frame_count
         self._slot = NewestFrameSlot()
         self._stopped = False
         self._decoded = 0
@@ -44,31 +43,20 @@ class FilePlayback(FrameSource):
         self._last_t = 0.0
         self._thread: threading.Thread | None = None
 
-    def _open(self) -> cv2.VideoCapture:
-        if not self.path.is_file():
-            raise CaptureError(f"no such video file: {self.path}")
-        cap = cv2.VideoCapture(str(self.path))
-        if not cap.isOpened():
-            cap.release()
-            raise CaptureError(f"cannot open video {self.path}: not a video OpenCV can decode, or corrupt")
-        return cap
-
     def _read(self) -> tuple[float, int, np.ndarray] | None:
-        """The next (media time, index, image), rewinding at the end when looping; None at the end."""
-        ok, image = self._cap.read()
-        pass_index = int(self._cap.get(cv2.CAP_PROP_POS_FRAMES)) - 1
-        if (not ok or image is None) and self.loop and self._decoded:
+        """The next (media time, index, image), going back to the start at the end when looping; None at the end."""
+        decoded = self._decoder.read()
+        if decoded is None and self.loop and self._decoded:
             self._loop_offset = self._last_t + 1.0 / self.fps
-            self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-            ok, image = self._cap.read()
-            pass_index = 0
-        if not ok or image is None:
+            self._decoder.restart()
+            decoded = self._decoder.read()
+        if decoded is None:
             return None
-        t = self._loop_offset + media_time(self._cap, max(pass_index, 0), self.fps)
+        t = self._loop_offset + decoded[0]
         self._last_t = t
         index = self._decoded
         self._decoded += 1
-        return t, index, image
+        return t, index, decoded[1]
 
     @property
     def dropped(self) -> int:
@@ -117,4 +105,4 @@ class FilePlayback(FrameSource):
         self.interrupt()
         if self._thread is not None:
             self._thread.join(timeout=2.0)
-        self._cap.release()
+        self._decoder.close()
