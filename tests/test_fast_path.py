@@ -85,6 +85,26 @@ def test_ids_stay_stable_across_the_panning_clip(detector, classifier):
     assert coverage >= 0.9
 
 
+def test_the_tracks_matching_is_scipys_optimal_assignment():
+    """The tracker's own Hungarian method (no scipy.optimize import at start) against scipy's, on square,
+    tall, wide, empty and tied cost matrices: the same total cost, one column per row, rows ascending."""
+    from engines.fast.assignment import min_cost_assignment
+
+    rng = np.random.default_rng(7)
+    for k in range(2000):
+        n, m = rng.integers(0, 9, 2)
+        cost = rng.random((n, m))
+        if k % 3 == 0:
+            cost = np.round(cost, 1)  # ties
+        if k % 5 == 0:
+            cost = -((cost > 0.5) * cost)  # IoUs: many zeros
+        want_rows, want_cols = linear_sum_assignment(cost)
+        rows, cols = min_cost_assignment(cost)
+        assert len(rows) == len(want_rows) == min(n, m)
+        assert cost[rows, cols].sum() == pytest.approx(cost[want_rows, want_cols].sum(), abs=1e-9)
+        assert list(rows) == sorted(set(rows)) and len(set(cols)) == len(cols)
+
+
 def test_smoother_flags_ambiguity_and_follows_time():
     smoother = ExpressionSmoother(time_constant_s=0.5, min_margin=0.15, max_entropy=0.8)
     flat = np.full(7, 1 / 7)

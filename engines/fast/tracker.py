@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from engines.contracts import Detection
+from engines.fast.assignment import min_cost_assignment
 
 
 @dataclass
@@ -68,7 +68,7 @@ class FaceTracker:
         matches: dict[int, int] = {}
         if self.tracks and detections:
             ious = iou_matrix(np.array([p[0] for p in predicted]), np.array([d.box for d in detections]))
-            rows, cols = linear_sum_assignment(-ious)
+            rows, cols = min_cost_assignment(-ious)
             matches = {c: r for r, c in zip(rows, cols, strict=True) if ious[r, c] >= self.iou_threshold}
         seen: list[TrackedFace] = []
         matched_tracks = set(matches.values())
