@@ -46,9 +46,8 @@ def analyze(
     drain_limit_s: float = DRAIN_LIMIT_S,
 ) -> dict:
     """Returns the session's counts and status; raises EmolensError (the folder closed as failed, what was
-    written kept), NoFaceFound, or StopRequested (a signal before anything was recorded: no folder is left)."""
-    if max_frames is not None and max_frames < 1:
-        raise EmolensError("--max-frames takes 1 or more")
+    written kept), NoFaceFound, or StopRequested (a signal before anything was recorded: no folder is left).
+    `max_frames`: None or 1 and more (the command checks it)."""
     with StopSignals(say) as signals, open_source(spec, paced=realtime) as source:
         created = not out_dir.exists()
         lock = claim_session_folder(out_dir, replace_session)
@@ -97,8 +96,7 @@ def _run(spec, source: FrameSource, pipeline: Pipeline, recorder: SessionRecorde
          max_frames: int | None, show_progress: bool, drain_limit_s: float):  # fmt: skip
     """The frames, then the explainer's last answers; returns (status, the stop, the failure)."""
     total = source.frame_count if max_frames is None else min(source.frame_count or max_frames, max_frames)
-    # A bar on a terminal only: in a pipe or a log it is noise, and one frame needs none.
-    bar_on = show_progress and sys.stderr.isatty() and total != 1
+    bar_on = show_progress and sys.stderr.isatty() and total != 1  # in a pipe or a log a bar is noise
     bar = tqdm(total=total, unit="frame", desc="analyze", disable=not bar_on, file=sys.stderr, dynamic_ncols=True)
     signals.finishing = f"{recorder.folder} (the Parquet file and the report)"
     status, stop, failure = "complete", None, None
@@ -109,14 +107,16 @@ def _run(spec, source: FrameSource, pipeline: Pipeline, recorder: SessionRecorde
             for frame in source.frames():
                 if source.clock_time:  # a camera: seconds since the start; a file: its media time already
                     frame = replace(frame, t=frame.t - t0)
-                recorder.result(pipeline.step(frame), frame, dropped=source.dropped)
+                dropped = source.dropped  # those before this frame: its own step may take long (the first)
+                recorder.result(pipeline.step(frame), frame, dropped=dropped)
                 for item in pipeline.explanations():
                     recorder.explanation(item.explanation, item.evidence)
                 bar.update(1)
                 if max_frames is not None and pipeline.frames >= max_frames:
                     break
             bar.close()
-            _drain(pipeline, recorder, drain_limit_s)
+            for item in pipeline.finish(timeout=drain_limit_s, say=say):  # the explainer's last answers
+                recorder.explanation(item.explanation, item.evidence)
     except StopRequested as exc:
         status, stop = "stopped", exc
     except RecordingError as exc:  # a full disk: the folder keeps what was written, the run stops
@@ -130,24 +130,3 @@ def _run(spec, source: FrameSource, pipeline: Pipeline, recorder: SessionRecorde
     if stop is None and failure is None and signals.signum is not None:  # came between two frames' blocks
         status, stop = "stopped", StopRequested(signals.signum)
     return status, stop, failure
-
-
-def _drain(pipeline: Pipeline, recorder: SessionRecorder, limit_s: float) -> None:
-    """The explainer's answers to the windows already asked, within `limit_s`, with a line of progress."""
-    pipeline.end_of_input()
-    asked = pipeline.outstanding
-    if asked:
-        say(f"explaining {asked} window(s) the gate chose (up to {limit_s:.0f} s; Ctrl-C stops and keeps the rest)")
-    last = [asked]
-
-    def progress(left: int) -> None:
-        if left != last[0]:
-            last[0] = left
-            print(f"  {asked - left} of {asked} explained", file=sys.stderr)
-
-    for item in pipeline.finish(timeout=limit_s, progress=progress):
-        recorder.explanation(item.explanation, item.evidence)
-    progress(pipeline.outstanding)
-    if left := pipeline.outstanding:
-        say(f"{left} window(s) left unexplained after the {limit_s:.0f} s limit")
-        recorder.event({"event": "explainer_drain_limit", "limit_s": limit_s, "unexplained": left})

@@ -8,6 +8,8 @@ from typing import Protocol
 from engines.contracts import Evidence, Explained, Frame, FrameResult, SessionDescription, SessionState, SessionStats
 from engines.pipeline import AudioOptions, ExplainOptions, FastPathOptions
 
+MICROPHONE_ONLY = "voice cues come from a microphone with a camera (for a file's sound track, use emolens analyze)"
+
 
 @dataclass(frozen=True)
 class SessionConfig:
@@ -25,6 +27,11 @@ class SessionConfig:
         if self.camera is not None:
             return self.camera
         return self.source.isdigit() or self.source.startswith("/dev/video")
+
+    @property
+    def microphone(self) -> AudioOptions | None:
+        """The voice options the pipeline gets: a live session hears a microphone, and only with a camera."""
+        return self.audio if self.audio is not None and self.audio.enabled and self.is_camera else None
 
     @property
     def endless(self) -> bool:

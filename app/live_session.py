@@ -1,12 +1,8 @@
 """LiveSession: the pipeline on its own thread for the app and the kiosk, with what is theirs alone.
 
-The window never runs any of this: it receives the contracts through a
-`SessionListener` and paints. What is the live session's own: reopening a live
-source that stops (a camera unplugged, a looped file that vanished) with a
-back-off until it comes back or the session is stopped; the status bar's rates
-(`LiveRates`); recording on and off, a folder a day for the kiosk
-(`LiveRecording`). The chain from a frame to its explanations is the one
-`Pipeline`; its explainer is its own process, so a frame never waits for it.
+The window never runs any of this: it receives the contracts through a `SessionListener` and paints. The
+session's own: reopening a live source that stops, with a back-off (`ReconnectingSource`); the status bar's
+rates (`LiveRates`); recording on and off, a folder a day for the kiosk (`LiveRecording`).
 """
 
 from __future__ import annotations
@@ -15,7 +11,7 @@ import threading
 from dataclasses import replace
 from datetime import date
 
-from app.live_config import SessionConfig, SessionListener
+from app.live_config import MICROPHONE_ONLY, SessionConfig, SessionListener
 from app.live_rates import LiveRates
 from app.live_recording import LiveRecording, RecordingPlan
 from capture import CaptureError, clock, open_source
@@ -32,24 +28,22 @@ class LiveSession:
         self,
         config: SessionConfig,
         listener: SessionListener,
-        recording: RecordingPlan | None = None,
+        plan: RecordingPlan | None = None,
         record: bool = False,
         today=date.today,
     ):
         self.config = config
         self.listener = listener
-        self.recording = LiveRecording(recording, record, self._session_info, self._recording_failed, today)
+        self.recording = LiveRecording(plan, record, lambda: self.description.record(), self._recording_failed, today)
         self._stop = threading.Event()
         self._source: ReconnectingSource | None = None
         self._source_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="emolens-session", daemon=True)
         self.description: SessionDescription | None = None
         self._pipeline: Pipeline | None = None
-        self._audio_lost_shown = False
         self._counts = {"processed": 0, "dropped": 0, "explanations": 0, "reconnects": 0}
         self._rates = LiveRates()
         self._t0 = 0.0
-        self._source_description = config.source
         self.error: str | None = None
 
     # --- control, from the window's thread ---------------------------------------------------------
@@ -74,9 +68,9 @@ class LiveSession:
 
     @property
     def explainer_state(self) -> str:
-        if self._pipeline is None:
-            return "loading" if self.config.explain is not None and self.running else "off"
-        return self._pipeline.explainer_state
+        if self._pipeline is not None:
+            return self._pipeline.explainer_state
+        return "loading" if self.config.explain is not None and self.running else "off"
 
     def sizes(self) -> dict[str, int]:
         """Every table and queue the session holds, by name: a soak run checks that none of them grows."""
@@ -99,8 +93,7 @@ class LiveSession:
             built = self._build()
             status = self._serve() if built else (self.error or "failed")
         except Exception as exc:  # the window shows it; the thread's excepthook prints the traceback
-            status = f"failed: {exc.__class__.__name__}: {exc}"
-            self.error = status
+            self.error = status = f"failed: {exc.__class__.__name__}: {exc}"
             self._state(SessionPhase.FAILED, status)
             raise
         finally:
@@ -115,10 +108,9 @@ class LiveSession:
         """The pipeline, its explainer started; False (state failed) when a model cannot load."""
         self._state(SessionPhase.STARTING, "loading the models")
         config = self.config
-        audio = config.audio if config.audio is not None and config.audio.enabled and config.is_camera else None
         try:
             self._pipeline = Pipeline(
-                PipelineOptions(fast=config.fast, explain=config.explain, audio=audio),
+                PipelineOptions(fast=config.fast, explain=config.explain, audio=config.microphone),
                 config.source,
                 camera=True,
                 keep_all=False,
@@ -133,17 +125,10 @@ class LiveSession:
         self._pipeline.connect(self.recording.event)
         given = {"spec": config.source, "camera": config.is_camera, "loop": config.loop}
         self.description = self._pipeline.describe(given, config.source)
-        if audio is None and config.audio is not None and config.audio.enabled:
-            self.description = self.description.with_audio(
-                "off: voice cues come from a microphone with a camera (for a file's sound track, use emolens analyze)"
-            )
+        if config.microphone is None and config.audio is not None and config.audio.enabled:
+            self.description = self.description.with_device("audio", f"off: {MICROPHONE_ONLY}")
         self.listener.on_info(self.description)
         return True
-
-    def _session_info(self) -> dict:
-        """What session.json records of this session when a recording opens."""
-        devices = {**self.description.devices, "video": self._source_description}
-        return {**self.description.record(), "devices": devices}
 
     def _serve(self) -> str:
         config = self.config
@@ -170,7 +155,7 @@ class LiveSession:
 
     def _source_changed(self, what: str, detail: str, left: float | None) -> None:
         if what == "opened":
-            self._source_description = detail
+            self.description = self.description.with_device("video", detail)
             self._state(SessionPhase.RUNNING, detail)
             self.recording.sync()
             self.recording.event({"event": "source_opened", "source": detail})
@@ -188,25 +173,21 @@ class LiveSession:
             if source.clock_time:
                 frame = replace(frame, t=frame.t - self._t0)  # seconds since the session started
             self.recording.sync()
-            result = self._pipeline.step(frame)
+            dropped, result = source.dropped, self._pipeline.step(frame)  # the drops before this frame
             self._check_voice()
             self._counts["processed"] += 1
             self._deliver_explanations()
-            self.recording.result(result, frame, dropped=source.dropped)
+            self.recording.result(result, frame, dropped=dropped)
             self.listener.on_result(frame, result)
             self._tick(result, source)
 
     def _check_voice(self) -> None:
-        pipeline = self._pipeline
-        if pipeline.audio_lost and not self._audio_lost_shown:
-            self._audio_lost_shown = True
-            self.description = self.description.with_audio(f"lost: {pipeline.audio_lost}; video alone")
+        if (lost := self._pipeline.audio_lost) and not self.description.audio.startswith("lost"):
+            self.description = self.description.with_device("audio", f"lost: {lost}; video alone")
             self._state(SessionPhase.AUDIO_LOST, self.description.audio)
             self.listener.on_info(self.description)
 
     def _deliver_explanations(self) -> None:
-        if self._pipeline is None:
-            return
         for item in self._pipeline.explanations():
             self._counts["explanations"] += 1
             self.recording.explanation(item)
@@ -214,8 +195,7 @@ class LiveSession:
 
     def _tick(self, result: FrameResult, source: ReconnectingSource) -> None:
         live = bool(source.current and source.current.live)
-        folder = self.recording.folder
-        extra = {"explainer": self.explainer_state, "recording": str(folder) if folder else None}
+        extra = {"explainer": self.explainer_state, "recording": str(f) if (f := self.recording.folder) else None}
         stats = self._rates.tick(result, self._counts["processed"], source.dropped, live, **extra)
         if stats is not None:
             self.listener.on_stats(stats)

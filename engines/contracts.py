@@ -226,10 +226,11 @@ class SessionDescription:
     def audio(self) -> str:
         return str(self.devices.get("audio", "off"))
 
-    def with_audio(self, audio: str) -> SessionDescription:
+    def with_device(self, kind: str, description: str) -> SessionDescription:
+        """The same session with its `video` or `audio` device described anew (a camera reopened, a sound lost)."""
         from dataclasses import replace
 
-        return replace(self, devices={**self.devices, "audio": audio})
+        return replace(self, devices={**self.devices, kind: description})
 
     def record(self) -> dict:
         """session.json's fields (the warning is for the window: session.json has the explainer's own entry)."""

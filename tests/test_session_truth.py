@@ -449,7 +449,7 @@ def test_the_summary_counts_explanations_not_requests(model_dir, tmp_path):
     import re
 
     asked = re.search(r"explaining (\d+) window\(s\) the gate chose", proc.stderr)
-    steps = [(int(a), int(b)) for a, b in re.findall(r"^ +(-?\d+) of (\d+) explained$", proc.stderr, re.M)]
+    steps = [(int(a), int(b)) for a, b in re.findall(r"^emolens: (-?\d+) of (\d+) explained$", proc.stderr, re.M)]
     if asked:  # the drain's progress counts up from what was owed when the input ended, never below zero
         assert steps and all(0 <= a <= b == int(asked[1]) for a, b in steps), proc.stderr
         assert [a for a, _ in steps] == sorted(a for a, _ in steps)

@@ -21,6 +21,8 @@ def run(args: argparse.Namespace) -> int:
     from engines.pipeline import AudioOptions, PipelineOptions
     from export.key_frames import KeyFrameOptions
 
+    if args.max_frames is not None and args.max_frames < 1:
+        raise EmolensError("--max-frames takes 1 or more")
     if args.key_frames is not None and args.key_frames <= 0:
         raise EmolensError("--key-frames takes the seconds between key frames, > 0")
     if args.blur_faces and args.key_frames is None:

@@ -189,20 +189,32 @@ class Pipeline:
             self.slow.finish()
             self.pump()
 
-    def finish(self, timeout: float | None = None, progress: Callable[[int], None] | None = None) -> list[Explained]:
+    def finish(self, timeout: float | None = None, say: Callable[[str], None] | None = None) -> list[Explained]:
         """The end of the input (`end_of_input`), then up to `timeout` seconds for the explainer to answer what
-        was asked (`progress` gets the number still to come)."""
+        was asked. `say` is told what is owed, each answer as it comes, and what the limit left unexplained
+        (also an `explainer_drain_limit` event)."""
         if self.slow is None:
             return []
         self.end_of_input()
+        tell = say or _ignore
+        asked = last = self.outstanding
+        if asked:
+            limit = f" (up to {timeout:.0f} s; Ctrl-C stops and keeps the rest)" if timeout else ""
+            tell(f"explaining {asked} window(s) the gate chose{limit}")
 
         def waiting(left: int) -> None:
+            nonlocal last
             self.pump()
-            if progress is not None:
-                progress(left)
+            if left != last:
+                last = left
+                tell(f"{asked - left} of {asked} explained")
 
         items = self.slow.drain(timeout, waiting)
+        waiting(self.outstanding)
         self._count(items)
+        if left := self.outstanding:
+            tell(f"{left} window(s) left unexplained after the {timeout:.0f} s limit")
+            self._emit({"event": "explainer_drain_limit", "limit_s": timeout, "unexplained": left})
         self.pump()
         return items
 
