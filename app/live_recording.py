@@ -1,7 +1,7 @@
 """LiveRecording: recording on and off during a live session, one session folder at a time.
 
-Record can be switched at any frame; the kiosk gets a new folder each day and
-old ones pruned. A write that fails (a full disk) stops the recording, not the
+Record can be switched at any frame; the kiosk keeps a folder a day, a session
+folder in it for each start, and prunes old days. A write that fails (a full disk) stops the recording, not the
 session: the folder keeps what was written and says so, and the window is told.
 """
 
@@ -66,7 +66,9 @@ class LiveRecording:
         info = self._info()
         try:
             self._recorder = SessionRecorder(
-                new_session_folder(self.plan.root), key_frames=self.plan.key_frames, **info
+                new_session_folder(self._rotation.day_folder() if self._rotation else self.plan.root),
+                key_frames=self.plan.key_frames,
+                **info,
             )
         except RecordingError as exc:
             self._failed(exc)

@@ -45,13 +45,16 @@ class LiveSession:
         self._rates = LiveRates()
         self._t0 = 0.0
         self.error: str | None = None
+        self._end_status = "complete"
 
     # --- control, from the window's thread ---------------------------------------------------------
     def start(self) -> LiveSession:
         self._thread.start()
         return self
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0, status: str = "complete") -> None:
+        """`status`: what the recording says of the end (the user's Stop completes it; a signal stops it)."""
+        self._end_status = status
         self._stop.set()
         with self._source_lock:
             if self._source is not None:
@@ -74,8 +77,7 @@ class LiveSession:
 
     def sizes(self) -> dict[str, int]:
         """Every table and queue the session holds, by name: a soak run checks that none of them grows."""
-        pipeline = self._pipeline
-        return {"session.rates_window": len(self._rates.window), **(pipeline.sizes() if pipeline else {})}
+        return {"session.rates_window": len(self._rates.window), **(p.sizes() if (p := self._pipeline) else {})}
 
     @property
     def counts(self) -> dict:
@@ -141,7 +143,7 @@ class LiveSession:
         with self._source_lock:
             self._source = source
         if self._stop.is_set():
-            return "complete"
+            return self._end_status
         try:
             self._run_source(source)
         except CaptureError as exc:  # a file that cannot be opened: not endless, so not retried
@@ -151,7 +153,7 @@ class LiveSession:
         finally:
             self._counts["dropped"] = source.dropped
             source.close()
-        return "complete"
+        return self._end_status
 
     def _source_changed(self, what: str, detail: str, left: float | None) -> None:
         if what == "opened":
@@ -170,8 +172,7 @@ class LiveSession:
         for frame in source.frames():
             if self._stop.is_set():
                 break
-            if source.clock_time:
-                frame = replace(frame, t=frame.t - self._t0)  # seconds since the session started
+            frame = replace(frame, t=frame.t - self._t0) if source.clock_time else frame  # since the start
             self.recording.sync()
             dropped, result = source.dropped, self._pipeline.step(frame)  # the drops before this frame
             self._check_voice()
@@ -196,8 +197,7 @@ class LiveSession:
     def _tick(self, result: FrameResult, source: ReconnectingSource) -> None:
         live = bool(source.current and source.current.live)
         extra = {"explainer": self.explainer_state, "recording": str(f) if (f := self.recording.folder) else None}
-        stats = self._rates.tick(result, self._counts["processed"], source.dropped, live, **extra)
-        if stats is not None:
+        if stats := self._rates.tick(result, self._counts["processed"], source.dropped, live, **extra):
             self.listener.on_stats(stats)
 
     def _recording_failed(self, why: str) -> None:

@@ -10,6 +10,7 @@ packages=(
     libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0
     libxcb-render-util0 libxcb-image0
     xvfb xauth       # a virtual screen: the app's screenshots and its tests under X
+    openbox xdotool imagemagick   # a window manager on it, keys and clicks as a user gives them, screenshots
     # a virtual microphone for the tests (a PulseAudio null sink that sounddevice records through ALSA's
     # pulse plugin), and a voice to play into it
     pulseaudio pulseaudio-utils libasound2-plugins espeak-ng

@@ -165,3 +165,40 @@ def virtual_microphone(tmp_path_factory):
             subprocess.run(["paplay", "--device=vsink", str(wav)], env=pulse, check=True, timeout=60)
 
         yield play
+
+
+@pytest.fixture
+def x_display():
+    """A real X server (Xvfb) with a window manager (openbox), as a user's desktop: yields the environment a
+    program needs to open its windows there (xdotool gives keys and clicks, ImageMagick's import screenshots)."""
+    import shutil
+    import time
+
+    missing = [tool for tool in ("Xvfb", "openbox", "xdotool") if not shutil.which(tool)]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed (scripts/install-debian-packages.sh installs them)")
+    read, write = os.pipe()
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    with os.fdopen(read) as f:
+        number = f.readline().strip()
+    env = {**os.environ, "DISPLAY": f":{number}", "QT_QPA_PLATFORM": "xcb"}
+    manager = subprocess.Popen(["openbox"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # openbox owns the screen once it answers for the window manager
+        probe = subprocess.run(["xdotool", "getactivewindow"], env=env, capture_output=True)
+        if "not supported" not in probe.stderr.decode():
+            break
+        time.sleep(0.1)
+    try:
+        yield env
+    finally:
+        manager.terminate()
+        server.terminate()
+        manager.wait(timeout=10)
+        server.wait(timeout=10)

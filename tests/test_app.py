@@ -125,31 +125,17 @@ def test_kiosk_needs_the_pin_to_close(qtbot, store, tmp_path, model_dir):
     assert kiosk.isVisible() and kiosk.pin_dialog is not None and kiosk.pin_dialog.isVisible()
     qtbot.keyClicks(kiosk.pin_dialog.pin, "1357")
     kiosk.pin_dialog.try_pin()
-    assert kiosk.isVisible() and kiosk.pin_dialog.message.text() == "Wrong PIN"
+    assert kiosk.isVisible() and kiosk.pin_dialog.message.text() == "Wrong PIN (4 more before a lock)"
     qtbot.keyClicks(kiosk.pin_dialog.pin, "2468")
     kiosk.pin_dialog.try_pin()
     qtbot.waitUntil(lambda: not kiosk.isVisible(), timeout=10_000)
     assert not kiosk.control.running
-    # the kiosk's own log: numbers only, in a folder of the day
+    # the kiosk's own log: numbers only, in the day's folder, a session folder for this start
     (day,) = (tmp_path / "sessions" / "kiosk").iterdir()
-    assert day.name.startswith(time.strftime("%Y-%m-%d_"))
+    assert day.name == time.strftime("%Y-%m-%d")
+    (started,) = day.iterdir()
+    assert json.loads((started / "session.json").read_text())["status"] == "complete"
     assert not [p for p in day.rglob("*") if p.suffix.lower() in (".jpg", ".png", ".jpeg")]
-
-
-def test_kiosk_pin_dialog_locks_after_five_wrong_pins(qtbot):
-    from app.gui.kiosk_window import PinDialog
-    from app.kiosk_pin import hash_pin
-
-    dialog = PinDialog(hash_pin("2468", iterations=1000), "close the kiosk")
-    qtbot.addWidget(dialog)
-    unlocked = []
-    dialog.unlocked.connect(lambda: unlocked.append(True))
-    for _ in range(5):
-        dialog.pin.setText("0000")
-        dialog.try_pin()
-    dialog.pin.setText("2468")
-    dialog.try_pin()  # the right PIN, but locked
-    assert not unlocked and "try again" in dialog.message.text()
 
 
 def test_the_window_shows_retrying_when_the_camera_goes_and_resumes_when_it_returns(qtbot, store, tmp_path, model_dir):
@@ -228,14 +214,15 @@ def test_daily_rotation_starts_a_new_folder_each_day_and_prunes_old_ones(tmp_pat
 
     today = [date(2026, 11, 22)]
     rotation = DailyRotation(tmp_path, keep_days=2, today=lambda: today[0])
-    for name in ("2026-11-20_080000", "2026-11-21_080000", "2026-11-22_080000", "notes"):
+    for name in ("2026-11-19", "2026-11-20_080000", "2026-11-21_080000", "2026-11-22", "notes"):
         (tmp_path / name).mkdir()
+    assert rotation.day_folder() == tmp_path / "2026-11-22"
     assert not rotation.due(date(2026, 11, 22))
-    assert [p.name for p in rotation.prune()] == ["2026-11-20_080000"]
+    assert [p.name for p in rotation.prune()] == ["2026-11-19", "2026-11-20_080000"]
     today[0] = date(2026, 11, 23)
     assert rotation.due(date(2026, 11, 22))
     assert [p.name for p in rotation.prune()] == ["2026-11-21_080000"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["2026-11-22_080000", "notes"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2026-11-22", "notes"]
 
 
 def test_kiosk_rotates_its_log_folder_at_midnight(tmp_path, model_dir):

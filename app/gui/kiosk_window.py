@@ -29,42 +29,62 @@ from app.gui.preferences import Preferences, PreferencesStore
 from app.gui.session_control import SessionControl
 from app.gui.status_line import models_line
 from app.gui.video_view import VideoView
+from app.kiosk_lockout import KioskLockout, wait_words
 from app.kiosk_pin import PinError, verify_pin
 from engines.contracts import SessionDescription
 
 
 class PinDialog(QDialog):
-    """Asks for the PIN; wrong answers keep it open, and five in a row lock it for 30 s."""
+    """Asks for the PIN. Wrong answers count in the kiosk's one `KioskLockout`, which every prompt shares and a
+    restart keeps: Cancel and a new prompt change nothing; while locked, the field takes nothing and counts down."""
 
     unlocked = pyqtSignal()
-    MAX_TRIES = 5
-    LOCK_S = 30.0
 
-    def __init__(self, stored_hash: str, purpose: str, parent=None):
+    def __init__(self, stored_hash: str, lockout: KioskLockout, purpose: str, parent=None):
         super().__init__(parent)
-        self.setWindowTitle("emolens kiosk")
+        self.setWindowTitle("emolens kiosk: enter the PIN")
         self.setModal(True)
         self._hash = stored_hash
-        self.failures = 0
-        self._locked_until = 0.0
+        self.lockout = lockout
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel(f"Enter the kiosk PIN to {purpose}"))
         self.pin = QLineEdit(echoMode=QLineEdit.EchoMode.Password)
         self.pin.setMaxLength(12)
         layout.addWidget(self.pin)
         self.message = QLabel("")
+        self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #ff6b6b;")
         layout.addWidget(self.message)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
         buttons.accepted.connect(self.try_pin)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self.setStyleSheet("font-size: 16pt;")
+        self._countdown = QTimer(self, interval=1000)
+        self._countdown.timeout.connect(self._show_lock)
+        self._show_lock()
+
+    @property
+    def locked(self) -> bool:
+        return self.lockout.remaining_s() > 0
+
+    def _show_lock(self) -> None:
+        left = self.lockout.remaining_s()
+        self.pin.setReadOnly(left > 0)  # it keeps the focus, so Return while locked says so rather than Cancel
+        if left > 0:
+            why = "The record of wrong PINs was changed by hand" if self.lockout.tampered else "Too many wrong PINs"
+            self.message.setText(f"{why}: locked, try again in {wait_words(left)}")
+            self._countdown.start()
+        elif self._countdown.isActive():
+            self._countdown.stop()
+            self.message.setText("You can try again now")
+        elif self.lockout.state.failures:  # a prompt opened after wrong PINs says how many are left
+            self.message.setText(f"{self.lockout.tries_left()} more wrong PINs lock it")
 
     def try_pin(self) -> None:
-        now = time.monotonic()
-        if now < self._locked_until:
-            self.message.setText(f"Too many wrong PINs; try again in {self._locked_until - now:.0f} s")
+        if self.locked:
+            self._show_lock()
             return
         try:
             right = verify_pin(self.pin.text(), self._hash)
@@ -73,28 +93,29 @@ class PinDialog(QDialog):
             return
         self.pin.clear()
         if right:
-            self.failures = 0
+            self.lockout.right()
             self.accept()
             self.unlocked.emit()
             return
-        self.failures += 1
-        if self.failures >= self.MAX_TRIES:
-            self._locked_until = now + self.LOCK_S
-            self.failures = 0
-            self.message.setText(f"Too many wrong PINs; locked for {self.LOCK_S:.0f} s")
+        if self.lockout.wrong():
+            self._show_lock()
         else:
-            self.message.setText("Wrong PIN")
+            left = self.lockout.tries_left()
+            self.message.setText(f"Wrong PIN ({left} more before a lock)")
 
 
 class KioskWindow(QWidget):
     TEXT_SCALE = 2.0
 
-    def __init__(self, store: PreferencesStore, prefs: Preferences | None = None):
+    def __init__(self, store: PreferencesStore, prefs: Preferences | None = None, clock=time.time):
+        """`clock`: wall-clock seconds, for the PIN lockout (a test moves it on)."""
         super().__init__()
+        self._clock = clock
         self.store = store
         self.prefs = prefs or store.load()
         if not self.prefs.kiosk_pin_hash:
             raise PinError("no kiosk PIN is set; set one first: emolens kiosk --set-pin")
+        self.lockout = KioskLockout(store, self.prefs.kiosk_pin_hash, clock)
         self.setWindowTitle("emolens kiosk")
         self.setWindowFlags(Qt.WindowType.FramelessWindowHint | Qt.WindowType.WindowStaysOnTopHint)
         self.setCursor(Qt.CursorShape.BlankCursor)
@@ -153,7 +174,7 @@ class KioskWindow(QWidget):
     def _ask_pin(self, purpose: str, then) -> None:
         if self.pin_dialog is not None and self.pin_dialog.isVisible():
             return
-        self.pin_dialog = PinDialog(self.prefs.kiosk_pin_hash, purpose, self)
+        self.pin_dialog = PinDialog(self.prefs.kiosk_pin_hash, self.lockout, purpose, self)
         self.pin_dialog.unlocked.connect(then)
         self.pin_dialog.open()
 
@@ -167,13 +188,22 @@ class KioskWindow(QWidget):
         self.unlocked = True
         self.close()
 
+    def shutdown(self) -> None:
+        """SIGTERM or SIGINT: the operator's service manager stops the kiosk; no PIN is asked. The PIN guards
+        the screen against passers-by, who send no signals."""
+        if self.pin_dialog is not None:
+            self.pin_dialog.reject()
+        self.control.stop(status="stopped")
+        self._exit()
+
     def _settings(self) -> None:
         from app.gui.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.prefs, self)
+        dialog = SettingsDialog(self.prefs, self, lockout=self.lockout)
         if dialog.exec():
             self.prefs = dialog.preferences()
             self.store.save(self.prefs)
+            self.lockout = KioskLockout(self.store, self.prefs.kiosk_pin_hash, self._clock)  # the new hash signs it
             self.control.stop()
             self.control.prefs = self.prefs
             self.control.recording = self.prefs.kiosk_record

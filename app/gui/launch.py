@@ -6,6 +6,7 @@ import getpass
 import os
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,6 +23,12 @@ def check_display() -> None:
     )
 
 
+def stop_on_signals(shutdown: Callable[[], object]) -> None:
+    """SIGINT and SIGTERM (Ctrl-C, a service manager's stop) call `shutdown` on Qt's thread, between events."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: shutdown())
+
+
 def make_application():
     from PyQt6.QtCore import QTimer
     from PyQt6.QtWidgets import QApplication
@@ -32,8 +39,7 @@ def make_application():
     app.setApplicationName("emolens")
     app.setOrganizationName("emolens")
     apply_dark_theme(app)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: app.closeAllWindows() or app.quit())
+    stop_on_signals(app.closeAllWindows)  # until a window says how it stops
     pulse = QTimer(app)  # lets Python see a signal while Qt's loop runs
     pulse.timeout.connect(lambda: None)
     pulse.start(250)
@@ -54,6 +60,7 @@ def run_app(source: str | None, settings: Path | None, start: bool, explain: boo
     if explain is not None:
         prefs = replace(prefs, explainer=explain)
     window = MainWindow(store, prefs)
+    stop_on_signals(window.shutdown)
     window.show()
     if start:
         window.control.start()
@@ -74,25 +81,54 @@ def run_kiosk(source: str | None, settings: Path | None) -> int:
     if source is not None:
         prefs = replace(prefs, source=source)
     window = KioskWindow(store, prefs)
+    stop_on_signals(window.shutdown)
     window.start()
     return app.exec()
 
 
-def set_kiosk_pin(settings: Path | None, pin: str | None = None) -> str:
-    """Asks for the PIN twice (or takes `pin`), stores its hash; returns the settings file's path."""
-    from app.gui.preferences import PreferencesStore
-    from app.kiosk_pin import check_new_pin, hash_pin
+def _ask(prompt: str) -> str:
+    try:
+        return getpass.getpass(prompt)
+    except EOFError:
+        raise EmolensError("no PIN given (input ended); nothing changed") from None
 
-    if pin is None:
-        if not sys.stdin.isatty():
-            raise EmolensError("--set-pin asks for the PIN on a terminal; run it in one (nothing changed)")
-        try:
-            pin = getpass.getpass("new kiosk PIN (4-12 digits): ")
-            check_new_pin(pin)
-            if getpass.getpass("repeat it: ") != pin:
-                raise EmolensError("the two PINs differ; nothing changed")
-        except EOFError:
-            raise EmolensError("no PIN given (input ended); nothing changed") from None
+
+def set_kiosk_pin(settings: Path | None, pin: str | None = None, current: str | None = None) -> str:
+    """Sets the kiosk PIN: the current one first when one is set (a wrong one counts in the kiosk's lockout),
+    then the new one twice; or takes `current` and `pin`. Returns the settings file's path."""
+    from app.gui.preferences import PreferencesStore
+    from app.kiosk_lockout import KioskLockout, wait_words
+    from app.kiosk_pin import check_new_pin, hash_pin, verify_pin
+
+    if pin is None and not sys.stdin.isatty():
+        raise EmolensError("--set-pin asks for the PIN on a terminal; run it in one (nothing changed)")
     store = PreferencesStore(settings)
-    store.save(replace(store.load(), kiosk_pin_hash=hash_pin(pin)))
+    prefs = store.load()
+    if prefs.kiosk_pin_hash:
+        lockout = KioskLockout(store, prefs.kiosk_pin_hash)
+        if (left := lockout.remaining_s()) > 0:
+            raise EmolensError(f"too many wrong PINs: try again in {wait_words(left)} (nothing changed)")
+        if not verify_pin(_ask("current kiosk PIN: ") if current is None else current, prefs.kiosk_pin_hash):
+            lock = lockout.wrong()
+            locked = f"; locked for {wait_words(lock)}" if lock else f"; {lockout.tries_left()} more before a lock"
+            raise EmolensError(f"wrong PIN, nothing changed{locked} (forgotten? emolens kiosk --forget-pin)")
+        lockout.right()
+    if pin is None:
+        pin = check_new_pin(_ask("new kiosk PIN (4-12 digits): "))
+        if _ask("repeat it: ") != pin:
+            raise EmolensError("the two PINs differ; nothing changed")
+    store.save(replace(prefs, kiosk_pin_hash=hash_pin(pin)))
+    return store.path
+
+
+def forget_kiosk_pin(settings: Path | None) -> str:
+    """The way back from a forgotten PIN: the PIN's hash and the lockout leave the settings file, for the account
+    that owns it only. Returns the file's path."""
+    from app.gui.preferences import PreferencesStore
+
+    store = PreferencesStore(settings)
+    path = Path(store.path)
+    if path.exists() and path.stat().st_uid != os.getuid():
+        raise EmolensError(f"only the account that owns {path} can reset the kiosk PIN; nothing changed")
+    store.forget_pin()
     return store.path

@@ -276,13 +276,20 @@ class MainWindow(QMainWindow):
 
     def open_settings(self) -> None:
         from app.gui.settings_dialog import SettingsDialog
+        from app.kiosk_lockout import KioskLockout
 
-        dialog = SettingsDialog(self.prefs, self)
+        lockout = KioskLockout(self.store, self.prefs.kiosk_pin_hash) if self.prefs.kiosk_pin_hash else None
+        dialog = SettingsDialog(self.prefs, self, lockout=lockout)
         if dialog.exec():
             self.prefs = dialog.preferences()
             self.control.prefs = self.prefs
             self.store.save(self.prefs)
             self.status.showMessage(f"Settings saved to {self.store.path}; they apply from the next Start.", 8000)
+
+    def shutdown(self) -> None:
+        """SIGTERM or SIGINT: the session and its recording close as `stopped`, then the window."""
+        self.control.stop(status="stopped")
+        self.close()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.control.stop()

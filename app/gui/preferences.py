@@ -96,8 +96,25 @@ class PreferencesStore:
         return Preferences(**values)
 
     def save(self, prefs: Preferences) -> None:
+        if prefs.kiosk_pin_hash != str(self.qsettings.value("preferences/kiosk_pin_hash", "")):
+            self.qsettings.remove("kiosk/lockout")  # a new PIN starts with a clean count (signed by the old hash)
         for f in fields(Preferences):
             self.qsettings.setValue(f"preferences/{f.name}", getattr(prefs, f.name))
+        self.qsettings.sync()
+
+    def lockout_record(self) -> str:
+        """The kiosk's signed count of wrong PINs (app/kiosk_lockout.py), beside the PIN's hash."""
+        self.qsettings.sync()  # another process (--set-pin) may have written it
+        return str(self.qsettings.value("kiosk/lockout", "") or "")
+
+    def save_lockout_record(self, record: str) -> None:
+        self.qsettings.setValue("kiosk/lockout", record)
+        self.qsettings.sync()
+
+    def forget_pin(self) -> None:
+        """The recovery for a forgotten PIN: the hash and the lockout go; the kiosk then needs a new PIN."""
+        self.qsettings.remove("kiosk/lockout")
+        self.qsettings.setValue("preferences/kiosk_pin_hash", "")
         self.qsettings.sync()
 
     def geometry(self, key: str):

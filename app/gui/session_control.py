@@ -57,10 +57,11 @@ class SessionControl(QObject):
         self.session = LiveSession(self.config(), self.bridge, self.recording_plan(), record=self.recording).start()
         self.running_changed.emit(True)
 
-    def stop(self) -> None:
+    def stop(self, status: str = "complete") -> None:
+        """`status`: the recording's; "stopped" when a signal ends the session rather than the user."""
         session, self.session = self.session, None
         if session is not None:
-            session.stop()
+            session.stop(status=status)
             self._last_recording = session.recording.last_folder or self._last_recording
             self.running_changed.emit(False)
 

@@ -18,7 +18,8 @@ from PyQt6.QtWidgets import (
 )
 
 from app.gui.preferences import Preferences
-from app.kiosk_pin import PinError, check_new_pin, hash_pin
+from app.kiosk_lockout import KioskLockout, wait_words
+from app.kiosk_pin import PinError, check_new_pin, hash_pin, verify_pin
 
 # field: (group, label, (min, max, step) for numbers)
 FIELDS = {
@@ -43,8 +44,10 @@ FIELDS = {
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, prefs: Preferences, parent=None):
+    def __init__(self, prefs: Preferences, parent=None, lockout: KioskLockout | None = None):
+        """`lockout`: the kiosk's count of wrong PINs, which a wrong current PIN here adds to."""
         super().__init__(parent)
+        self._lockout = lockout
         self.setWindowTitle("emolens settings")
         self._prefs = prefs
         self.editors: dict[str, object] = {}
@@ -64,8 +67,11 @@ class SettingsDialog(QDialog):
         )
         privacy.setWordWrap(True)
         groups["Recording and privacy"].addRow(privacy)
+        self.current_pin = QLineEdit(echoMode=QLineEdit.EchoMode.Password, placeholderText="needed to change it")
         self.new_pin = QLineEdit(echoMode=QLineEdit.EchoMode.Password, placeholderText="4-12 digits; empty: unchanged")
         self.repeat_pin = QLineEdit(echoMode=QLineEdit.EchoMode.Password)
+        if prefs.kiosk_pin_hash:
+            groups["Kiosk"].addRow("Current kiosk PIN", self.current_pin)
         groups["Kiosk"].addRow("New kiosk PIN", self.new_pin)
         groups["Kiosk"].addRow("Repeat the PIN", self.repeat_pin)
         self.error = QLabel("")
@@ -107,7 +113,29 @@ class SettingsDialog(QDialog):
             if pin != again:
                 self.error.setText("the two PINs differ")
                 return
+            if self._prefs.kiosk_pin_hash and not self._current_pin_right():
+                return
         super().accept()
+
+    def _current_pin_right(self) -> bool:
+        """The current PIN, checked and counted as at every other PIN prompt of the kiosk."""
+        lockout = self._lockout
+        if lockout is not None and (left := lockout.remaining_s()) > 0:
+            self.error.setText(f"Too many wrong PINs: the PIN can be changed again in {wait_words(left)}")
+            return False
+        right = verify_pin(self.current_pin.text(), self._prefs.kiosk_pin_hash)
+        self.current_pin.clear()
+        if right:
+            if lockout is not None:
+                lockout.right()
+            return True
+        lock = lockout.wrong() if lockout is not None else 0
+        forgot = "forgotten? emolens kiosk --forget-pin"
+        self.error.setText(
+            f"The current PIN is wrong; the PIN was not changed ({forgot})"
+            + (f"; PIN prompts locked for {wait_words(lock)}" if lock else "")
+        )
+        return False
 
     def preferences(self) -> Preferences:
         values = {}
