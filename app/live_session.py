@@ -165,7 +165,7 @@ class LiveSession:
             self._counts["reconnects"] += 1
             self.recording.event({"event": "source_lost", "reason": detail})
         else:  # waiting: the countdown, and the explanations that still arrive meanwhile
-            self._state(SessionPhase.RETRYING, detail, left)
+            self._state(SessionPhase.RETRYING if self._counts["processed"] else SessionPhase.WAITING, detail, left)
             self._deliver_explanations()
 
     def _run_source(self, source: ReconnectingSource) -> None:

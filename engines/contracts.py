@@ -37,7 +37,8 @@ class SessionPhase(StrEnum):
 
     STARTING = "starting"
     RUNNING = "running"
-    RETRYING = "retrying"
+    WAITING = "waiting"  # the source has not delivered a frame yet and is tried again (no camera plugged in)
+    RETRYING = "retrying"  # the source delivered frames, then stopped: lost, tried again
     FINISHED = "finished"
     STOPPED = "stopped"
     FAILED = "failed"

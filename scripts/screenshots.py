@@ -1,7 +1,11 @@
-"""Screenshots for the README, taken from the X server during a real run on the bundled clip.
+"""Screenshots for the README, taken from the X server during real runs on the bundled clips.
 
-Run under a virtual screen:  xvfb-run -s "-screen 0 1920x1080x24" .venv/bin/python scripts/screenshots.py docs/
-Writes main-window.png (1280x720), kiosk.png (1920x1080) and kiosk-camera-lost.png.
+Run under a virtual screen with a window manager, as a user's desktop:
+    Xvfb :99 -screen 0 1920x1080x24 & DISPLAY=:99 openbox &
+    DISPLAY=:99 .venv/bin/python scripts/screenshots.py docs/
+Writes main-window.png (mid-session), main-window-switched.png (after switching the video),
+main-window-stopped.png, main-window-no-camera.png, settings.png, kiosk.png (with its banner),
+kiosk-locked.png (five wrong PINs) and kiosk-waiting.png (a camera that is not there).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 CLIP = ROOT / "tests" / "data" / "group_pan.mp4"
+PORTRAIT = ROOT / "tests" / "data" / "portrait_zoom.mp4"
 
 
 def pump(app, seconds: float, until=None) -> None:
@@ -47,27 +52,48 @@ def main(out: Path) -> None:
     window.control.start()
     pump(app, 120, until=lambda: window.explanations.count() >= 3)
     pump(app, 1.5)
-    screen.grabWindow(window.winId()).save(str(out / "main-window.png"))
+    grab = lambda name: screen.grabWindow(window.winId()).save(str(out / name))  # noqa: E731
+    grab("main-window.png")
     print("main window:", window.explanations.count(), "explanations,", window.status.rates.text())
+    window.set_source(str(PORTRAIT))
+    before = window.video.painted
+    pump(app, 60, until=lambda: window.video.painted > before + 60)
+    grab("main-window-switched.png")
+    window.control.stop()
+    pump(app, 1.0)
+    grab("main-window-stopped.png")
+    window.set_source("7")  # a camera this machine does not have
+    pump(app, 0.5)
+    grab("main-window-no-camera.png")
+    from app.gui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(prefs, window)
+    dialog.show()
+    pump(app, 1.0)
+    screen.grabWindow(dialog.winId()).save(str(out / "settings.png"))
+    dialog.close()
     window.close()
 
     kiosk = KioskWindow(store, prefs)
     kiosk.start()
-    pump(app, 120, until=lambda: bool(kiosk.banner.text()) and kiosk.video.painted > 100)
+    pump(app, 180, until=lambda: bool(kiosk.banner.text()) and kiosk.video.painted > 100)
     pump(app, 2.0)
     screen.grabWindow(0).save(str(out / "kiosk.png"))
-    print("kiosk:", kiosk.footer.text())
-    kiosk.unlocked = True
-    kiosk.close()
+    print("kiosk:", kiosk.banner.text(), "|", kiosk.footer.text())
+    kiosk.request_exit()
+    for _ in range(5):
+        kiosk.pin_dialog.pin.setText("1111")
+        kiosk.pin_dialog.try_pin()
+    pump(app, 1.0)
+    screen.grabWindow(0).save(str(out / "kiosk-locked.png"))
+    kiosk.shutdown()
 
-    lost = KioskWindow(store, replace(prefs, source=str(work / "unplugged-camera.mp4")))
-    lost.control.config_overrides = {"camera": True}
-    lost.start()
-    pump(app, 30, until=lambda: "retrying" in (lost.video.message or ""))
+    waiting = KioskWindow(store, replace(prefs, source="7"))
+    waiting.start()
+    pump(app, 30, until=lambda: "Waiting" in (waiting.video.message or ""))
     pump(app, 0.5)
-    screen.grabWindow(0).save(str(out / "kiosk-camera-lost.png"))
-    lost.unlocked = True
-    lost.close()
+    screen.grabWindow(0).save(str(out / "kiosk-waiting.png"))
+    waiting.shutdown()
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ def test_main_window_runs_a_live_session_on_the_bundled_clip(qtbot, store, tmp_p
     panel and lands in its list; R records the session's numbers; Space stops."""
     from app.gui.main_window import MainWindow
     from app.gui.palette import emotion_color
+    from app.gui.plain_words import trigger_words
     from app.gui.video_view import face_caption
 
     window = MainWindow(store, prefs_for(tmp_path, GROUP_CLIP))
@@ -78,7 +79,8 @@ def test_main_window_runs_a_live_session_on_the_bundled_clip(qtbot, store, tmp_p
     assert window.explanations.streamed_pieces > 0  # the answer streamed in, token by token
     first = window.explanations.list.item(window.explanations.count() - 1)
     x = first.data(Qt.ItemDataRole.UserRole)
-    assert x.trigger in first.text() and x.text in first.text() and f"face #{x.track_id}" in first.text()
+    assert trigger_words(x.trigger) in first.text() and x.text in first.text() and f"face #{x.track_id}" in first.text()
+    assert "_" not in trigger_words(x.trigger)  # the trigger in words (new face), not its name (new_face)
     assert x.text and window.explanations.live.text()
     assert window.status.last is not None and window.status.last.processed_fps > 5
     explainer = resolve_llm(None, model_dir).name  # the trained one, which export_models built from the adapter

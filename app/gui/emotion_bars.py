@@ -30,6 +30,11 @@ class EmotionBars(QWidget):
         self.selected = selected
         self.update()
 
+    @property
+    def faces(self) -> tuple[FaceObservation, ...]:
+        """The faces the bars show now."""
+        return self._faces
+
     def selected_face(self) -> FaceObservation | None:
         return next((f for f in self._faces if f.track_id == self.selected), None)
 

@@ -9,6 +9,7 @@ from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from app.gui.palette import emotion_color
+from app.gui.plain_words import trigger_words
 from engines.contracts import Explained
 
 _FIELD = '"explanation": "'
@@ -67,13 +68,15 @@ class ExplanationPanel(QWidget):
         sentence = streamed_sentence(self._raw[key])
         self.live.setText(f"#{track_id}, {window[0]:.0f}-{window[1]:.0f} s: {sentence or '…'}")
 
-    def add_explanation(self, item: Explained) -> None:
+    def add_explanation(self, item: Explained, in_view: bool = True) -> None:
+        """`in_view`: whether the face is still on screen; an explanation of one that left says so."""
         x, evidence = item.explanation, item.evidence
         self._raw.pop((x.track_id, tuple(x.window)), None)
         label = "uncertain" if x.label == "uncertain" else f"{x.label} {x.confidence:.0%}"
         agree = "" if x.label in (x.fast_label, "uncertain") else f" (fast path: {x.fast_label})"
-        head = f"{x.window[0]:.0f}-{x.window[1]:.0f} s · face #{x.track_id} · {x.trigger} · {label}{agree}"
-        self.live.setText(f"#{x.track_id}: {x.text}")
+        face = f"face #{x.track_id}" + ("" if in_view else ", no longer in view")
+        head = f"{x.window[0]:.0f}-{x.window[1]:.0f} s · {face} · {trigger_words(x.trigger)} · {label}{agree}"
+        self.live.setText(f"#{x.track_id}{'' if in_view else ', no longer in view'}: {x.text}")
         item_widget = QListWidgetItem(f"{head}\n{x.text}")
         item_widget.setForeground(QColor("#e8eaed"))
         item_widget.setData(Qt.ItemDataRole.UserRole, x)
@@ -90,5 +93,19 @@ class ExplanationPanel(QWidget):
         while self.list.count() > self.history_size:
             self.list.takeItem(self.list.count() - 1)
 
+    def new_session(self, line: str) -> None:
+        """A line across the list between one session's explanations and the next's; the live answer goes."""
+        self._raw.clear()
+        self.live.setText("")
+        if self.list.count() and self.list.item(0).data(Qt.ItemDataRole.UserRole) == "separator":
+            self.list.takeItem(0)  # two boundaries with nothing between: the newer says it
+        separator = QListWidgetItem(f"──── {line} ────")
+        separator.setData(Qt.ItemDataRole.UserRole, "separator")
+        separator.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+        separator.setForeground(QColor("#9aa0a6"))
+        separator.setFlags(Qt.ItemFlag.NoItemFlags)
+        self.list.insertItem(0, separator)
+
     def count(self) -> int:
-        return self.list.count()
+        """Explanations in the list (separators are not)."""
+        return sum(self.list.item(i).data(Qt.ItemDataRole.UserRole) != "separator" for i in range(self.list.count()))

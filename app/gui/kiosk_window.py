@@ -23,8 +23,8 @@ from PyQt6.QtWidgets import (
 )
 
 from app.gui.emotion_bars import EmotionBars
-from app.gui.explanation_panel import streamed_sentence
 from app.gui.main_window import state_message
+from app.gui.plain_words import kiosk_sentence
 from app.gui.preferences import Preferences, PreferencesStore
 from app.gui.session_control import SessionControl
 from app.gui.status_line import models_line
@@ -57,10 +57,13 @@ class PinDialog(QDialog):
         layout.addWidget(self.message)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.setMinimumWidth(560)
         buttons.accepted.connect(self.try_pin)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self.setStyleSheet("font-size: 16pt;")
+        self.message.ensurePolished()  # its font is the style sheet's from here
+        self.message.setMinimumHeight(2 * self.message.fontMetrics().lineSpacing() + 4)  # room for two lines
         self._countdown = QTimer(self, interval=1000)
         self._countdown.timeout.connect(self._show_lock)
         self._show_lock()
@@ -149,8 +152,6 @@ class KioskWindow(QWidget):
         self.unlocked = False
         self.pin_dialog: PinDialog | None = None
         self.selected: int | None = None
-        self._raw = ""
-        self._raw_key: tuple | None = None
         self._info: SessionDescription | None = None
         for keys in ("Escape", "Ctrl+Q", "Alt+F4"):
             QShortcut(QKeySequence(keys), self, activated=self.request_exit)
@@ -159,7 +160,6 @@ class KioskWindow(QWidget):
         bridge.frame_ready.connect(self._paint_latest)
         bridge.state_changed.connect(self._on_state)
         bridge.explained.connect(self._on_explained)
-        bridge.token.connect(self._on_token)
         bridge.stats.connect(self._on_stats)
         bridge.info_ready.connect(self._on_info)
 
@@ -229,28 +229,34 @@ class KioskWindow(QWidget):
         self.bars.set_faces(result.faces, self.selected)
 
     def _on_state(self, state) -> None:
+        """Calm words for passers-by: no file names, model names or error details on the kiosk's screen
+        (the operator finds them in the day's log and in `emolens kiosk`'s terminal)."""
         if state.phase == "recording_failed":
             self.footer.setText(f"logging stopped: {state.detail}")
             return
-        message = state_message(state, self.control.config().is_camera)
-        if state.phase == "stopped":
-            message = "Stopped"
-        self.video.set_message(message)
+        camera = self.control.config().is_camera
+        what = "camera" if camera else "video"
+        messages = {
+            "starting": "Starting…",
+            "waiting": f"Waiting for the {what}…",
+            "retrying": f"The {what} stopped; waiting for it to come back…",
+            "stopped": "Stopped",
+        }
+        if state.phase == "starting":
+            self.video.set_message(messages["starting"])
+        elif state.phase in messages:  # nothing of what was on screen stays: a clean slate, one calm line
+            self.video.clear(messages[state.phase])
+            self.bars.set_faces((), None)
+            self.banner.setText("")
+        else:
+            self.video.set_message(state_message(state, camera))
 
     def _on_info(self, info: SessionDescription) -> None:
         self._info = info
 
-    def _on_token(self, track_id: int, window, piece: str) -> None:
-        if self._raw_key != (track_id, tuple(window)):
-            self._raw_key, self._raw = (track_id, tuple(window)), ""
-        self._raw += piece
-        sentence = streamed_sentence(self._raw)
-        if sentence:
-            self.banner.setText(f"Face #{track_id}: {sentence}")
-
     def _on_explained(self, item) -> None:
-        self._raw = ""
-        self.banner.setText(f"Face #{item.explanation.track_id}: {item.explanation.text}")
+        """One plain sentence per explanation (the model's own words, with their figures, are in the log)."""
+        self.banner.setText(kiosk_sentence(item.explanation, item.evidence, self.prefs.kiosk_show_face_numbers))
 
     def _on_stats(self, stats) -> None:
         logging = "logging numbers only" if stats.recording else "not logging"

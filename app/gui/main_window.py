@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import replace
 from pathlib import Path
 
-from PyQt6.QtCore import Qt, QTimer, QUrl
-from PyQt6.QtGui import QAction, QDesktopServices, QKeySequence
+from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -22,23 +23,30 @@ from PyQt6.QtWidgets import (
 from app.gui.emotion_bars import EmotionBars
 from app.gui.explanation_panel import ExplanationPanel
 from app.gui.preferences import Preferences, PreferencesStore
+from app.gui.report_opener import ReportOpener
 from app.gui.session_control import SessionControl
 from app.gui.status_line import SessionStatusBar
 from app.gui.timeline import TimelinePlot
 from app.gui.video_view import VideoView
 from capture.devices import list_camera_devices, list_microphones
-from engines.contracts import SessionDescription, SessionState
+from capture.source import IMAGE_SUFFIXES
+from engines.contracts import SessionDescription, SessionPhase, SessionState
 
-VIDEO_FILTER = "Videos (*.mp4 *.avi *.mkv *.mov *.webm *.m4v);;All files (*)"
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v")
+_VIDEOS, _IMAGES = (" ".join(f"*{s}" for s in sorted(kind)) for kind in (VIDEO_SUFFIXES, IMAGE_SUFFIXES))
+VIDEO_FILTER = f"Videos and images ({_VIDEOS} {_IMAGES});;Videos ({_VIDEOS});;Images ({_IMAGES});;All files (*)"
+NO_CAMERA = "No camera found.\nConnect one and pick it under Video,\nor pick Video file… to play a video or an image."
 
 
 def state_message(state: SessionState, camera: bool) -> str | None:
     """What the picture says while there is no live frame to show; None while running."""
     if state.phase == "starting":
         return f"Starting: {state.detail}"
-    if state.phase == "retrying":
+    if state.phase in ("retrying", "waiting"):
         wait = f" in {math.ceil(state.retry_in_s)} s" if state.retry_in_s else ""
         what = "Camera" if camera else "Video source"
+        if state.phase == "waiting":  # it never delivered a frame: nothing was lost
+            return f"Waiting for the {what.lower()}, trying again{wait}\n{state.detail}"
         return f"{what} lost, retrying{wait}\n{state.detail}"
     if state.phase == "failed":
         return f"Could not run: {state.detail}"
@@ -64,6 +72,8 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
         self.selected: int | None = None
         self.info: SessionDescription | None = None
+        self._no_camera = False  # the source is a camera this machine does not have: Start is off
+        self.report_opener = ReportOpener(self)
         self._build_layout()
         self._build_toolbar()
         self._connect()
@@ -148,6 +158,10 @@ class MainWindow(QMainWindow):
             picker.addItem("No camera found")
             picker.model().item(0).setEnabled(False)
         source = self.prefs.source
+        self._no_camera = source.isdigit() and source not in {c.id for c in cameras}
+        self.start_action.setEnabled(not self._no_camera or self.control.running)
+        if self._no_camera and not self.control.running:
+            self.video.clear(NO_CAMERA)
         if not source.isdigit():
             picker.addItem(Path(source).name, source)
         picker.addItem("Video file…", "__browse__")
@@ -168,14 +182,17 @@ class MainWindow(QMainWindow):
 
     def _mic_picked(self, index: int) -> None:
         data = self.mic_picker.itemData(index)
-        self.prefs.audio = data not in (None, "__off__")
-        self.prefs.microphone = data if self.prefs.audio else self.prefs.microphone
+        audio = data not in (None, "__off__")
+        self.prefs = replace(self.prefs, audio=audio, microphone=data if audio else self.prefs.microphone)
+        self.control.prefs = self.prefs
         self.store.save(self.prefs)
 
     def _source_picked(self, index: int) -> None:
         data = self.source_picker.itemData(index)
         if data == "__browse__":
-            path, _ = QFileDialog.getOpenFileName(self, "Open a video", str(Path.home()), VIDEO_FILTER)
+            last = Path(self.prefs.source)
+            folder = last.parent if not self.prefs.source.isdigit() and last.parent.is_dir() else Path.home()
+            path, _ = QFileDialog.getOpenFileName(self, "Open a video or an image", str(folder), VIDEO_FILTER)
             if not path:
                 self.refresh_devices()
                 return
@@ -242,7 +259,8 @@ class MainWindow(QMainWindow):
             self.status.showMessage(info.explainer_warning, 30000)
 
     def _on_explained(self, item) -> None:
-        self.explanations.add_explanation(item)
+        in_view = any(face.track_id == item.explanation.track_id for face in self.video.faces)
+        self.explanations.add_explanation(item, in_view=in_view)
         self.timeline.mark(item.explanation.track_id, item.explanation.window[1])
 
     def _on_stats(self, stats) -> None:
@@ -250,9 +268,25 @@ class MainWindow(QMainWindow):
         self.explanations.set_state(stats.explainer)
 
     def _on_running(self, running: bool) -> None:
+        """A session that starts or ends leaves a clean slate: no box, bar, curve, rate or half sentence of
+        the last one stays (its track numbers would name other people in the next)."""
         self.start_action.setText("Stop" if running else "Start")
-        if not running:
+        self.selected = None
+        self.video.selected = None
+        stopped = NO_CAMERA if self._no_camera else state_message(SessionState(SessionPhase.STOPPED), False)
+        self.video.clear("Starting…" if running else stopped)
+        self.start_action.setEnabled(running or not self._no_camera)
+        self.bars.set_faces((), None)
+        self.timeline.clear()
+        self.status.clear_stats("starting" if running else "not running")
+        if running:
+            if self.explanations.count():
+                source = self.prefs.source
+                name = f"camera {source}" if source.isdigit() else Path(source).name
+                self.explanations.new_session(f"new session: {name}, {time.strftime('%H:%M')}")
+        else:
             self.explanations.set_state("off")
+            self.explanations.live.setText("")
 
     def _on_recording(self, on: bool) -> None:
         if self.record_action.isChecked() != on:
@@ -271,8 +305,8 @@ class MainWindow(QMainWindow):
                 "No report yet: record a session (R); its report is written when recording stops", 10000
             )
             return
-        self.status.showMessage(f"Opening {report}", 10000)
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(report)))
+        self.status.showMessage(f"Opening {report} with the desktop's program for HTML files", 10000)
+        self.report_opener.open(report)
 
     def open_settings(self) -> None:
         from app.gui.settings_dialog import SettingsDialog

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PyQt6.QtGui import QColor, QPalette
 from PyQt6.QtWidgets import QApplication
 
@@ -41,3 +43,12 @@ def apply_dark_theme(app: QApplication) -> None:
     for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):
         p.setColor(QPalette.ColorGroup.Disabled, role, QColor("#6b7280"))
     app.setPalette(p)
+    check = (Path(__file__).parent / "assets" / "check.svg").as_posix()
+    # Fusion draws an unticked box in grey on near-black: a clear edge, and a blue tick when on
+    app.setStyleSheet(
+        "QCheckBox::indicator { width: 16px; height: 16px; border: 1px solid #9aa0a6; border-radius: 3px;"
+        " background: #15171c; }"
+        "QCheckBox::indicator:hover { border-color: #e8eaed; }"
+        f"QCheckBox::indicator:checked {{ background: #3e8ef7; border-color: #3e8ef7; image: url({check}); }}"
+        "QCheckBox::indicator:disabled { border-color: #4b5058; }"
+    )

@@ -39,6 +39,7 @@ class Preferences:
     kiosk_record: bool = True  # the kiosk keeps numbers-only logs, a folder a day
     kiosk_keep_days: int = 30
     kiosk_show_explanations: bool = True
+    kiosk_show_face_numbers: bool = False  # the banner names a face by its track number (for an operator)
     kiosk_pin_hash: str = ""  # pbkdf2 hash, never the PIN
 
     def fast_options(self) -> FastPathOptions:

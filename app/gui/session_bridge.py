@@ -2,7 +2,9 @@
 
 Frames use a slot of one, as the capture does: when the window is slower than
 the fast path, it paints the newest result and never works through a backlog
-of queued signals.
+of queued signals. Each session gets its own feed (`begin`): what a stopped
+session said last, still queued when the next one starts (a source switched),
+is dropped on arrival, so the screen never mixes two sessions.
 """
 
 from __future__ import annotations
@@ -21,13 +23,23 @@ class SessionBridge(QObject):
     explained = pyqtSignal(object)  # Explained
     token = pyqtSignal(int, object, str)  # track id, window, piece
     stats = pyqtSignal(object)  # SessionStats
+    _arrived = pyqtSignal(int, str, object)  # from a session's threads: its feed's number, what, the payload
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._lock = threading.Lock()
         self._latest: tuple[Frame, FrameResult] | None = None
+        self.generation = 0
         self.results_received = 0
         self.results_skipped = 0  # newer results arrived before the window painted these
+        self._arrived.connect(self._deliver)  # queued: the bridge lives on the window's thread
+
+    def begin(self) -> SessionFeed:
+        """The listener for a new session; from now on, only it reaches the window."""
+        with self._lock:
+            self.generation += 1
+            self._latest = None
+            return SessionFeed(self, self.generation)
 
     def latest(self) -> tuple[Frame, FrameResult] | None:
         with self._lock:
@@ -44,27 +56,49 @@ class SessionBridge(QObject):
         ids = [f.track_id for f in result.faces]
         return frame, result, (selected if selected in ids or not ids else min(ids))
 
-    # SessionListener, called on the session's threads
-    def on_result(self, frame: Frame, result: FrameResult) -> None:
+    def _result(self, generation: int, frame: Frame, result: FrameResult) -> None:
         with self._lock:
+            if generation != self.generation:
+                return
             pending = self._latest is not None
             self.results_skipped += pending
             self.results_received += 1
             self._latest = (frame, result)
         if not pending:
+            self._arrived.emit(generation, "frame", None)
+
+    def _deliver(self, generation: int, kind: str, payload) -> None:
+        if generation != self.generation:  # a stopped session's last words
+            return
+        if kind == "frame":
             self.frame_ready.emit()
+        elif kind == "token":
+            self.token.emit(*payload)
+        else:
+            getattr(self, kind).emit(payload)
+
+
+class SessionFeed:
+    """One session's SessionListener, called on the session's threads; it stamps what it hands over."""
+
+    def __init__(self, bridge: SessionBridge, generation: int):
+        self._bridge = bridge
+        self._generation = generation
+
+    def on_result(self, frame: Frame, result: FrameResult) -> None:
+        self._bridge._result(self._generation, frame, result)
 
     def on_state(self, state: SessionState) -> None:
-        self.state_changed.emit(state)
+        self._bridge._arrived.emit(self._generation, "state_changed", state)
 
     def on_info(self, info: SessionDescription) -> None:
-        self.info_ready.emit(info)
+        self._bridge._arrived.emit(self._generation, "info_ready", info)
 
     def on_explanation(self, item: Explained) -> None:
-        self.explained.emit(item)
+        self._bridge._arrived.emit(self._generation, "explained", item)
 
     def on_token(self, evidence: Evidence, piece: str) -> None:
-        self.token.emit(evidence.track_id, evidence.window, piece)
+        self._bridge._arrived.emit(self._generation, "token", (evidence.track_id, evidence.window, piece))
 
     def on_stats(self, stats: SessionStats) -> None:
-        self.stats.emit(stats)
+        self._bridge._arrived.emit(self._generation, "stats", stats)

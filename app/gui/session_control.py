@@ -54,7 +54,8 @@ class SessionControl(QObject):
     def start(self) -> None:
         if self.running:
             return
-        self.session = LiveSession(self.config(), self.bridge, self.recording_plan(), record=self.recording).start()
+        feed = self.bridge.begin()  # anything the last session still has on its way is dropped from here on
+        self.session = LiveSession(self.config(), feed, self.recording_plan(), record=self.recording).start()
         self.running_changed.emit(True)
 
     def stop(self, status: str = "complete") -> None:

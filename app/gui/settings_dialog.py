@@ -3,44 +3,72 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from PyQt6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QSpinBox,
     QVBoxLayout,
+    QWidget,
 )
 
-from app.gui.preferences import Preferences
+from app.gui.preferences import Preferences, data_home
 from app.kiosk_lockout import KioskLockout, wait_words
 from app.kiosk_pin import PinError, check_new_pin, hash_pin, verify_pin
 
-# field: (group, label, (min, max, step) for numbers)
+# field: (group, label, (min, max, step) for numbers, what it means)
 FIELDS = {
-    "detect_every": ("Fast path", "Run the face detector every N frames", (1, 30, 1)),
-    "smoothing_s": ("Fast path", "Smoothing time constant (s)", (0.0, 5.0, 0.1)),
-    "explainer": ("Explainer", "Explain in words (local model, its own process)", None),
-    "llm": ("Explainer", "Model (name or .gguf path; empty: emolens-explainer when trained, else smollm2-135m)", None),
-    "gate_max_margin": ("Explainer", "Ambiguous below this top-2 margin", (0.0, 1.0, 0.01)),
-    "gate_min_entropy": ("Explainer", "Ambiguous above this entropy", (0.0, 1.0, 0.01)),
-    "gate_stale_s": ("Explainer", "Explain a face again after (s)", (1.0, 600.0, 1.0)),
-    "gate_max_per_minute": ("Explainer", "At most this many explanations a minute", (1, 120, 1)),
-    "record_root": ("Recording and privacy", "Session folders under (empty: the default)", None),
-    "record_on_start": ("Recording and privacy", "Record every session from its start", None),
-    "key_frames": ("Recording and privacy", "Save key frames (face crops) while recording", None),
-    "key_frames_every_s": ("Recording and privacy", "One key frame per face every (s)", (1.0, 600.0, 1.0)),
-    "blur_faces": ("Recording and privacy", "Blur the face in saved key frames", None),
-    "kiosk_record": ("Kiosk", "Keep the kiosk's logs (numbers only, a folder a day)", None),
-    "kiosk_keep_days": ("Kiosk", "Delete kiosk logs older than (days)", (1, 3650, 1)),
-    "kiosk_show_explanations": ("Kiosk", "Show explanations on the kiosk screen", None),
-    "loop_file": ("Fast path", "Play a video file in a loop", None),
+    "detect_every": ("Fast path", "Look for new faces every N frames", (1, 30, 1), "in between, faces are followed"),
+    "smoothing_s": ("Fast path", "Smoothing (seconds)", (0.0, 5.0, 0.1), "how slowly a label follows the face"),
+    "loop_file": ("Fast path", "Play a video file in a loop", None, "as a camera would go on"),
+    "explainer": ("Explainer", "Explain in words (a local model, in its own process)", None, ""),
+    "llm": ("Explainer", "Model", None, "a name or a .gguf file"),
+    "gate_max_margin": (
+        "Explainer",
+        "Explain when the top two expressions are within",
+        (0.0, 1.0, 0.01),
+        "of each other (0 to 1: the gap between the two likeliest)",
+    ),
+    "gate_min_entropy": (
+        "Explainer",
+        "Explain when the expressions are at least this mixed",
+        (0.0, 1.0, 0.01),
+        "0: one clear expression, 1: all seven equally likely",
+    ),
+    "gate_stale_s": ("Explainer", "Explain a face again after (seconds)", (1.0, 600.0, 1.0), ""),
+    "gate_max_per_minute": ("Explainer", "At most this many explanations a minute", (1, 120, 1), ""),
+    "record_root": ("Recording and privacy", "Session folders go in", None, ""),
+    "record_on_start": ("Recording and privacy", "Record every session from its start", None, ""),
+    "key_frames": ("Recording and privacy", "Save key frames (face crops) while recording", None, ""),
+    "key_frames_every_s": ("Recording and privacy", "One key frame per face every (seconds)", (1.0, 600.0, 1.0), ""),
+    "blur_faces": ("Recording and privacy", "Blur the face in saved key frames", None, ""),
+    "kiosk_record": ("Kiosk", "Keep the kiosk's logs (numbers only, a folder a day)", None, ""),
+    "kiosk_keep_days": ("Kiosk", "Delete kiosk logs older than (days)", (1, 3650, 1), ""),
+    "kiosk_show_explanations": ("Kiosk", "Show explanations on the kiosk screen", None, "one plain sentence"),
+    "kiosk_show_face_numbers": ("Kiosk", "Name faces by their number on the kiosk", None, "e.g. Face #3"),
 }
+
+
+def default_text(name: str) -> str:
+    """A setting's default as the dialog shows it."""
+    value = getattr(Preferences(), name)
+    if name == "llm":
+        return "emolens-explainer when trained here, else smollm2-135m"
+    if name == "record_root":
+        return str(data_home() / "sessions")
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 class SettingsDialog(QDialog):
@@ -53,14 +81,16 @@ class SettingsDialog(QDialog):
         self.editors: dict[str, object] = {}
         layout = QVBoxLayout(self)
         groups: dict[str, QFormLayout] = {}
-        for name, (group, label, limits) in FIELDS.items():
+        for name, (group, label, limits, meaning) in FIELDS.items():
             if group not in groups:
                 box = QGroupBox(group)
                 groups[group] = QFormLayout(box)
                 layout.addWidget(box)
             editor = self._editor(getattr(prefs, name), limits)
             self.editors[name] = editor
-            groups[group].addRow(label, editor)
+            hint = f"default: {default_text(name)}" + (f"; {meaning}" if meaning else "")
+            editor.setToolTip(hint)
+            groups[group].addRow(label, self._with_hint(name, editor, hint))
         privacy = QLabel(
             "Recordings hold numbers only (probabilities, boxes, cues, explanations) unless you turn on key "
             "frames above; no video is ever saved, and nothing leaves this computer."
@@ -81,6 +111,33 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+
+    def _with_hint(self, name: str, editor, hint: str) -> QWidget:
+        """The editor, a picker for a file or a folder, and the default in grey beside it."""
+        row = QWidget()
+        line = QHBoxLayout(row)
+        line.setContentsMargins(0, 0, 0, 0)
+        line.addWidget(editor, 1)
+        if name in ("llm", "record_root"):
+            editor.setPlaceholderText(f"empty: {default_text(name)}")
+            pick = QPushButton("Choose…")
+            pick.clicked.connect(lambda: self._pick(name))
+            line.addWidget(pick)
+        else:
+            note = QLabel(hint)
+            note.setStyleSheet("color: #9aa0a6;")
+            line.addWidget(note)
+        return row
+
+    def _pick(self, name: str) -> None:
+        editor = self.editors[name]
+        start = editor.text() or (str(data_home() / "sessions") if name == "record_root" else str(Path.home()))
+        if name == "record_root":
+            chosen = QFileDialog.getExistingDirectory(self, "Session folders go in", start)
+        else:
+            chosen, _ = QFileDialog.getOpenFileName(self, "The explainer's model", start, "GGUF models (*.gguf)")
+        if chosen:
+            editor.setText(chosen)
 
     @staticmethod
     def _editor(value, limits):

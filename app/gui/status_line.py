@@ -49,6 +49,12 @@ class SessionStatusBar(QStatusBar):
         self.record.setText("● REC" if stats.recording else "")
         self.record.setToolTip(stats.recording or "")
 
+    def clear_stats(self, text: str = "not running") -> None:
+        self.last = None
+        self.rates.setText(text)
+        self.latency.setText("")
+        self.record.setText("")
+
     def show_info(self, info: SessionDescription) -> None:
         self.models.setText(models_line(info, short=True))
         self.models.setToolTip(models_line(info) + "\n" + info.backend.get("reason", ""))

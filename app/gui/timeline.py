@@ -1,4 +1,8 @@
-"""TimelinePlot: the selected face's seven smoothed probabilities over the last minute, with explanation marks."""
+"""TimelinePlot: the selected face's seven smoothed probabilities over the last minute, with explanation marks.
+
+A line is only drawn between two moments the face was seen: where it was out of
+view (longer than GAP_S), the curves break rather than join the gap straight.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,19 @@ from PyQt6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.gui.palette import BACKGROUND, EMOTION_COLORS
 from engines.contracts import EMOTIONS, FrameResult
+
+GAP_S = 0.5  # a face unseen for longer than this was out of view (a paced camera delivers 10+ frames a second)
+
+
+def broken_at_gaps(t: np.ndarray, values: np.ndarray, gap_s: float = GAP_S) -> tuple[np.ndarray, np.ndarray]:
+    """The points with a NaN row put in each gap longer than `gap_s`, so a curve drawn with
+    connect="finite" stops there."""
+    gaps = np.flatnonzero(np.diff(t) > gap_s) + 1
+    if not len(gaps):
+        return t, values
+    t = np.insert(t, gaps, np.nan)
+    values = np.insert(values, gaps, np.nan, axis=0)
+    return t, values
 
 
 class TimelinePlot(QWidget):
@@ -42,7 +59,9 @@ class TimelinePlot(QWidget):
         plot.showGrid(x=True, y=True, alpha=0.15)
         plot.setMouseEnabled(x=False, y=False)
         plot.hideButtons()
-        self.curves = {e: plot.plot([], [], pen=pg.mkPen(EMOTION_COLORS[e], width=2), name=e) for e in EMOTIONS}
+        self.curves = {
+            e: plot.plot([], [], pen=pg.mkPen(EMOTION_COLORS[e], width=2), name=e, connect="finite") for e in EMOTIONS
+        }
 
     def add(self, result: FrameResult) -> None:
         """Keeps every face's history (cheap), so choosing another face shows its past at once."""
@@ -54,6 +73,13 @@ class TimelinePlot(QWidget):
         for track_id in [k for k, v in self._history.items() if v and result.t - v[-1][0] > self.span_s]:
             del self._history[track_id]
         self._dirty = True
+
+    def clear(self) -> None:
+        """A new session: nothing of the last one stays (its track numbers mean other people now)."""
+        self._history.clear()
+        self._marks.clear()
+        self.selected = -1  # so that select(None) below redraws
+        self.select(None)
 
     def mark(self, track_id: int, t: float) -> None:
         self._marks.setdefault(track_id, []).append(t)
@@ -79,11 +105,14 @@ class TimelinePlot(QWidget):
         if not history:
             for curve in self.curves.values():
                 curve.setData([], [])
+            for item in self._mark_items:
+                self.plot.removeItem(item)
+            self._mark_items = []
             return
         t = np.fromiter((p[0] for p in history), float, len(history))
-        probs = np.stack([p[1] for p in history])
+        drawn_t, probs = broken_at_gaps(t, np.stack([p[1] for p in history]))
         for i, emotion in enumerate(EMOTIONS):
-            self.curves[emotion].setData(t, probs[:, i])
+            self.curves[emotion].setData(drawn_t, probs[:, i])
         for item in self._mark_items:
             self.plot.removeItem(item)
         self._mark_items = []

@@ -54,6 +54,11 @@ class VideoView(QWidget):
         self._fresh = True
         self.update()
 
+    def clear(self, message: str | None) -> None:
+        """No picture and no boxes (a session stopped or switched): only `message`."""
+        self._image = self._pixels = self._result = None
+        self.set_message(message)
+
     def set_message(self, text: str | None) -> None:
         """A line over the picture (starting, camera lost, stopped); None clears it."""
         self._message = text
