@@ -22,18 +22,41 @@ from engines.errors import EmolensError
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="emolens",
+        usage="emolens [-h] [--version] [COMMAND] ...",
         description="Real-time face emotion analysis, all on this device. Nothing is downloaded or sent anywhere.",
+        epilog="With no COMMAND, emolens opens the window and takes the window's options: `emolens --settings FILE "
+        "--start` is `emolens gui --settings FILE --start` (see `emolens gui --help`). Every command has its own "
+        "--help.",
     )
     parser.add_argument("--version", action="version", version=f"emolens {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="emolens", help="what to do (default: gui)")
     for command in COMMANDS:
         command.register(sub)
     return parser
 
 
+def with_command(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """`emolens` alone, or `emolens` followed by the window's own options, means `emolens gui ...`."""
+    if not argv:
+        return ["gui"]
+    first = argv[0].split("=", 1)[0]
+    if not first.startswith("--") or any(option.startswith(first) for option in parser._option_string_actions):
+        return argv  # a command, -h, --help, --version (or a short form of them), or a mistake argparse explains
+    if any(option.startswith(first) for option in _subparser(parser, "gui")._option_string_actions):
+        return ["gui", *argv]  # the window's options, or a short form of one as argparse takes it
+    return argv
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[name]
+    raise LookupError(name)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(["gui"] if argv == [] or (argv is None and len(sys.argv) == 1) else argv)
+    args = parser.parse_args(with_command(parser, sys.argv[1:] if argv is None else list(argv)))
     try:
         return args.func(args)
     except EmolensError as exc:

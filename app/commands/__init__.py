@@ -3,6 +3,7 @@
 from app.commands import (
     analyze,
     bench,
+    devices,
     explain,
     export,
     export_models,
@@ -23,6 +24,7 @@ COMMANDS = (
     report,
     repair,
     export,
+    devices,
     bench,
     train_explainer,
     explain,

@@ -74,7 +74,11 @@ def register(sub) -> argparse.ArgumentParser:
         "(per frame and face), events.jsonl, explanations.jsonl, session.json (models, backend, versions) "
         "and report.html. See docs/session-format.md.",
     )
-    p.add_argument("input", help="a video file, an image file, or a camera index (0, 1, ...)")
+    p.add_argument(
+        "input",
+        metavar="INPUT",
+        help="a video file, an image file, or a camera index (0, 1, ...; see `emolens devices`)",
+    )
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="session folder to write")
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames (useful with a camera)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -85,7 +89,7 @@ def register(sub) -> argparse.ArgumentParser:
         help="play a video at its own frame rate and drop the frames the fast path cannot keep up with, as a "
         "camera would (default: every frame, as fast as it goes)",
     )
-    g = p.add_argument_group("images (off by default: a session folder holds numbers only)")
+    g = p.add_argument_group("images (none unless asked for: a session folder holds numbers only)")
     g.add_argument(
         "--key-frames",
         type=float,
@@ -100,7 +104,11 @@ def register(sub) -> argparse.ArgumentParser:
         default=True,
         help="voice cues from the file's sound track, or from the microphone with a camera (default: on)",
     )
-    g.add_argument("--mic", metavar="DEVICE", help="microphone name or index, with a camera (default: the system's)")
+    g.add_argument(
+        "--mic",
+        metavar="DEVICE",
+        help="microphone name or index, with a camera; `emolens devices` lists them (default: the system's)",
+    )
     g.add_argument("--fusion", type=Path, metavar="FILE", help="face/voice fusion settings from `emolens fit-fusion`")
     add_fast_path_options(p)
     add_explainer_options(p)

@@ -12,6 +12,7 @@ from engines.errors import EmolensError
 def run(args: argparse.Namespace) -> int:
     from app.bench.fast_path import bench, format_report, write_report
 
+    args.input, *args.more = args.inputs
     if args.soak is not None:
         from app.bench.soak import bench_soak, format_soak_report
 
@@ -75,10 +76,15 @@ def register(sub) -> argparse.ArgumentParser:
         "the window, a soak run; JSON",
         description="Decode INPUT into memory, run the fast path over it several times, print "
         "the median run and write it as JSON. With --compare, other backends or preprocessing run in the same "
-        "process, in turn. A folder is analysed end to end, every video, for throughput.",
+        "process, in turn. A folder is analysed end to end, every video, for throughput. --app, --audio, --soak "
+        "and --explain bench the window, the voice cues, a long live session and the explainer instead.",
     )
-    p.add_argument("input", help="a video or image file, or a folder of videos (throughput, end to end)")
-    p.add_argument("more", nargs="*", metavar="INPUT", help="more clips (with --explain)")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="a video or image file, or a folder of videos (throughput, end to end); several clips with --explain",
+    )
     p.add_argument(
         "--compare",
         action="append",
@@ -120,7 +126,13 @@ def register(sub) -> argparse.ArgumentParser:
         help="run the live session (explainer and recorder on) on INPUT looped for SECONDS, sampling memory, "
         "file descriptors, threads and every table and queue; prints their growth per hour",
     )
-    p.add_argument("--seconds", type=float, default=20.0, help="with --app: seconds measured per run (default: 20)")
+    p.add_argument(
+        "--seconds",
+        type=float,
+        default=20.0,
+        metavar="SECONDS",
+        help="with --app: seconds measured per run (default: 20)",
+    )
     add_fast_path_options(p)
     add_explainer_options(p)
     p.set_defaults(func=run)

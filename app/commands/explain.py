@@ -32,7 +32,7 @@ def register(sub) -> argparse.ArgumentParser:
         "--out",
         type=Path,
         metavar="DIR",
-        help="where to write (default: beside the CSV, unless that session already has explanations)",
+        help="where to write; a folder that already has an explanations.jsonl is refused (default: the CSV's folder)",
     )
     add_explainer_options(p, switch=False)
     p.set_defaults(func=run)

@@ -21,8 +21,14 @@ def register(sub) -> argparse.ArgumentParser:
         description="Write the frames table (one row per frame and face; columns in docs/session-format.md) "
         "in the format your tools read.",
     )
-    p.add_argument("folder", type=Path, metavar="DIR")
-    p.add_argument("--format", required=True, choices=["csv", "parquet", "jsonl"])
+    p.add_argument("folder", type=Path, metavar="DIR", help="a session folder (analyze --out, or a recording)")
+    p.add_argument(
+        "--format",
+        required=True,
+        choices=["csv", "parquet", "jsonl"],
+        metavar="FORMAT",
+        help="csv, parquet or jsonl (JSON Lines: one object per row)",
+    )
     p.add_argument("--out", type=Path, metavar="PATH", help="file or folder to write (default: DIR/frames.FORMAT)")
     p.set_defaults(func=run)
     return p

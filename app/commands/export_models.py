@@ -42,7 +42,12 @@ def register(sub) -> argparse.ArgumentParser:
         "detector; check each against its source and write a manifest beside it. Merge the shipped explainer "
         "adapter into the packaged SmolLM2 GGUF (emolens-explainer.gguf) unless you trained your own.",
     )
-    p.add_argument("--out", type=Path, metavar="DIR", help="model folder (default: the user cache folder)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="model folder (default: $EMOLENS_MODEL_DIR or ~/.cache/emolens/models)",
+    )
     p.add_argument("--force", action="store_true", help="rebuild even if the models are present")
     p.add_argument(
         "--tensorrt",

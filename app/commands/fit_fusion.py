@@ -39,7 +39,19 @@ def register(sub) -> argparse.ArgumentParser:
         "the conflict threshold so that at most --target of those windows conflict. Use with --fusion FILE.",
     )
     p.add_argument("sessions", nargs="+", type=Path, metavar="DIR", help="session folders with sound")
-    p.add_argument("--target", type=float, default=0.05, help="share of speech windows that may conflict (0.05)")
-    p.add_argument("--out", type=Path, default=Path("fusion.json"), metavar="PATH", help="default: fusion.json")
+    p.add_argument(
+        "--target",
+        type=float,
+        default=0.05,
+        metavar="SHARE",
+        help="the share of speech windows that may be flagged as conflicting, between 0 and 1 (default: 0.05)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("fusion.json"),
+        metavar="PATH",
+        help="where to write the fusion settings (default: fusion.json)",
+    )
     p.set_defaults(func=run)
     return p

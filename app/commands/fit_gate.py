@@ -38,7 +38,19 @@ def register(sub) -> argparse.ArgumentParser:
         "explainer on at most --target of all windows. Use the result with --gate FILE.",
     )
     p.add_argument("frames", nargs="+", type=Path, metavar="CSV", help="frames.csv files of recorded sessions")
-    p.add_argument("--target", type=float, default=0.25, help="invocation ratio to aim at (default: 0.25)")
-    p.add_argument("--out", type=Path, default=Path("gate.json"), metavar="PATH", help="default: gate.json")
+    p.add_argument(
+        "--target",
+        type=float,
+        default=0.25,
+        metavar="SHARE",
+        help="the largest share of windows the explainer may be invoked on, between 0 and 1 (default: 0.25)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("gate.json"),
+        metavar="PATH",
+        help="where to write the gate settings (default: gate.json)",
+    )
     p.set_defaults(func=run)
     return p

@@ -12,16 +12,11 @@ EXIT_NO_FACE = 3
 
 
 def add_fast_path_options(parser: argparse.ArgumentParser) -> None:
-    from engines.backends import BACKENDS
-
     g = parser.add_argument_group("fast path")
+    add_backend_option(g, default="auto")
     g.add_argument(
-        "--backend",
-        default="auto",
-        choices=["auto", *BACKENDS],
-        help="inference runtime; auto picks the fastest that works here (default: auto)",
+        "--threads", type=int, default=1, metavar="N", help="inference threads (default: 1, leaving cores free)"
     )
-    g.add_argument("--threads", type=int, default=1, help="inference threads (default: 1, leaving cores free)")
     g.add_argument(
         "--detect-every",
         type=int,
@@ -48,7 +43,8 @@ def add_fast_path_options(parser: argparse.ArgumentParser) -> None:
         "--insightface-pack",
         type=Path,
         metavar="DIR",
-        help="use the face detector of a local insightface model pack (e.g. buffalo_l) instead",
+        help="use the face detector of a local insightface model pack (e.g. buffalo_l) instead of the bundled "
+        "RetinaFace",
     )
     g.add_argument(
         "--model-dir",
@@ -60,8 +56,10 @@ def add_fast_path_options(parser: argparse.ArgumentParser) -> None:
         "--preprocess",
         choices=["auto", "host", "device"],
         default="auto",
-        help="where frames are resized, normalised and cropped: on the host (OpenCV) or on the device the models "
-        "run on (torch), so a frame crosses to the GPU once; auto: the device when the models run on a GPU",
+        metavar="WHERE",
+        help="where frames are resized, normalised and cropped: host (OpenCV) or device (torch, on the device the "
+        "models run on, so a frame crosses to the GPU once) (default: auto: the device when the models run on a "
+        "GPU, else the host)",
     )
 
 
@@ -73,19 +71,44 @@ def add_explainer_options(parser: argparse.ArgumentParser, switch: bool = True) 
             action="store_true",
             help="explain the windows the gate picks with the local language model; writes explanations.jsonl",
         )
-    g.add_argument(
-        "--llm",
-        metavar="NAME|PATH",
-        help="emolens-explainer (the default once `emolens train-explainer` has built it), smollm2-135m (the "
-        "default before), gemma3-270m, or a local .gguf file of your own",
-    )
+    add_llm_option(g)
     g.add_argument(
         "--llm-threads",
         type=int,
         metavar="N",
         help="threads for the explainer (default: the cores the fast path leaves, at least 1)",
     )
-    g.add_argument("--gate", type=Path, metavar="FILE", help="gate settings written by `emolens fit-gate`")
+    g.add_argument(
+        "--gate",
+        type=Path,
+        metavar="FILE",
+        help="gate settings written by `emolens fit-gate` (default: the built-in thresholds)",
+    )
+
+
+def add_backend_option(group, default: str | None, note: str = "") -> None:
+    """--backend, as the fast path's commands and the window take it."""
+    from engines.backends import BACKENDS
+
+    names = ["auto", *BACKENDS]
+    group.add_argument(
+        "--backend",
+        default=default,
+        choices=names,
+        metavar="NAME",
+        help=f"inference runtime: {', '.join(names)}; auto picks the fastest that works here{note} (default: auto)",
+    )
+
+
+def add_llm_option(group, default_text: str = "") -> None:
+    """--llm, as the explainer's commands and the window take it."""
+    group.add_argument(
+        "--llm",
+        metavar="NAME|PATH",
+        help="the explainer's language model: emolens-explainer (built by `emolens export-models` or "
+        "`emolens train-explainer`), smollm2-135m, gemma3-270m, or a .gguf file of your own "
+        f"(default: {default_text or 'emolens-explainer when the model folder has it, else smollm2-135m'})",
+    )
 
 
 def explain_options(args: argparse.Namespace):
@@ -125,11 +148,12 @@ def add_app_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--source",
         metavar="INPUT",
-        help="camera index (0, 1, ...) or a video file; default: the last one used (camera 0 at first)",
+        help="a camera index (0, 1, ...; `emolens devices` lists them) or a video file (default: the last one "
+        "used; camera 0 at first)",
     )
     parser.add_argument(
         "--settings",
         type=Path,
         metavar="FILE",
-        help="settings file to use instead of your own (~/.config/emolens/emolens.ini)",
+        help="the settings file to read and save (default: your own, ~/.config/emolens/emolens.ini)",
     )

@@ -26,6 +26,6 @@ def register(sub) -> argparse.ArgumentParser:
         description="Cut a last line left half-written, count what the logs hold, close session.json as "
         "interrupted, and build frames.parquet and report.html from what was flushed.",
     )
-    p.add_argument("folder", type=Path, metavar="DIR")
+    p.add_argument("folder", type=Path, metavar="DIR", help="the session folder to finish (it is changed in place)")
     p.set_defaults(func=run)
     return p

@@ -46,13 +46,21 @@ def register(sub) -> argparse.ArgumentParser:
         metavar="DIR",
         help="data, adapter, log and evaluation (default: runs/train-explainer)",
     )
-    p.add_argument("--steps", type=int, default=200, help="optimiser steps (default: 200)")
-    p.add_argument("--batch", type=int, default=8, help="examples per step (default: 8)")
-    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default: 2e-3)")
-    p.add_argument("--rank", type=int, default=8, help="LoRA rank (default: 8)")
-    p.add_argument("--seed", type=int, default=0, help="seed for data and training (default: 0)")
-    p.add_argument("--tracks", type=int, default=400, help="sampled face tracks in the data (default: 400)")
-    p.add_argument("--quant", choices=["q8_0", "q4_1", "f16"], default="q8_0", help="GGUF type (default: q8_0)")
+    p.add_argument("--steps", type=int, default=200, metavar="N", help="optimiser steps (default: 200)")
+    p.add_argument("--batch", type=int, default=8, metavar="N", help="examples per step (default: 8)")
+    p.add_argument("--lr", type=float, default=2e-3, metavar="RATE", help="peak learning rate (default: 2e-3)")
+    p.add_argument("--rank", type=int, default=8, metavar="N", help="LoRA rank (default: 8)")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed for data and training (default: 0)")
+    p.add_argument(
+        "--tracks", type=int, default=400, metavar="N", help="sampled face tracks in the data (default: 400)"
+    )
+    p.add_argument(
+        "--quant",
+        choices=["q8_0", "q4_1", "f16"],
+        default="q8_0",
+        metavar="TYPE",
+        help="GGUF type: q8_0, q4_1 or f16 (default: q8_0)",
+    )
     p.add_argument(
         "--eval-windows",
         type=int,
@@ -60,6 +68,11 @@ def register(sub) -> argparse.ArgumentParser:
         metavar="N",
         help="held-out windows the three explainers are compared on (default: 80)",
     )
-    p.add_argument("--model-dir", type=Path, metavar="DIR", help="where the GGUF goes (default: the model folder)")
+    p.add_argument(
+        "--model-dir",
+        type=Path,
+        metavar="DIR",
+        help="where the GGUF goes (default: $EMOLENS_MODEL_DIR or ~/.cache/emolens/models)",
+    )
     p.set_defaults(func=run)
     return p
