@@ -58,8 +58,9 @@ def test_switching_the_source_mid_session_shows_only_the_new_sessions_data(qtbot
     assert window.timeline.selected in {f.track_id for r in added for f in r.faces}
 
     window.control.stop()  # Stop: no picture, boxes, bars, curves or rates stay under "Stopped"
+    qtbot.wait(500)  # and a frame that was on its way when Stop was pressed does not paint them back
     assert window.video._image is None and window.video.faces == () and window.bars.faces == ()
-    assert window.timeline._history == {} and window.timeline.points() == 0
+    assert window.timeline._history == {} and window.timeline.points() == 0 and window.selected is None
     assert window.status.rates.text() == "not running" and window.video.message.startswith("Stopped")
 
 

@@ -30,6 +30,7 @@ class SessionBridge(QObject):
         self._lock = threading.Lock()
         self._latest: tuple[Frame, FrameResult] | None = None
         self.generation = 0
+        self._frames_open = False
         self.results_received = 0
         self.results_skipped = 0  # newer results arrived before the window painted these
         self._arrived.connect(self._deliver)  # queued: the bridge lives on the window's thread
@@ -39,7 +40,15 @@ class SessionBridge(QObject):
         with self._lock:
             self.generation += 1
             self._latest = None
+            self._frames_open = True
             return SessionFeed(self, self.generation)
+
+    def end(self) -> None:
+        """The user stopped the session: no frame of it is painted from now on (its last states and
+        explanations still arrive)."""
+        with self._lock:
+            self._frames_open = False
+            self._latest = None
 
     def latest(self) -> tuple[Frame, FrameResult] | None:
         with self._lock:
@@ -58,7 +67,7 @@ class SessionBridge(QObject):
 
     def _result(self, generation: int, frame: Frame, result: FrameResult) -> None:
         with self._lock:
-            if generation != self.generation:
+            if generation != self.generation or not self._frames_open:
                 return
             pending = self._latest is not None
             self.results_skipped += pending
@@ -71,7 +80,8 @@ class SessionBridge(QObject):
         if generation != self.generation:  # a stopped session's last words
             return
         if kind == "frame":
-            self.frame_ready.emit()
+            if self._frames_open:
+                self.frame_ready.emit()
         elif kind == "token":
             self.token.emit(*payload)
         else:

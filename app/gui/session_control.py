@@ -62,6 +62,7 @@ class SessionControl(QObject):
         """`status`: the recording's; "stopped" when a signal ends the session rather than the user."""
         session, self.session = self.session, None
         if session is not None:
+            self.bridge.end()  # a frame on its way is not painted over the cleared screen
             session.stop(status=status)
             self._last_recording = session.recording.last_folder or self._last_recording
             self.running_changed.emit(False)

@@ -80,6 +80,7 @@ class TimelinePlot(QWidget):
         self._marks.clear()
         self.selected = -1  # so that select(None) below redraws
         self.select(None)
+        self.plot.setXRange(0, 10, padding=0.01)
 
     def mark(self, track_id: int, t: float) -> None:
         self._marks.setdefault(track_id, []).append(t)
