@@ -115,6 +115,34 @@ def share_bar(shares: list[tuple[str, float, str]], width: int = 900, height: in
     return "".join(out)
 
 
+def sparkline(
+    series: list[Series], x_range: tuple[float, float], y_range: tuple[float, float], width: int = 160, height: int = 28
+) -> str:
+    """Lines only, no axes: a small picture of a short stretch (a person seen for under a second), drawn over
+    its own time span so that it is never mostly empty."""
+    x0, x1 = x_range[0], max(x_range[1], x_range[0] + 1e-3)
+    y0, y1 = y_range
+    sx, sy = (width - 2) / (x1 - x0), (height - 2) / max(y1 - y0, 1e-9)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" class="spark" role="img">']
+    out.append(f'<rect x="0" y="0" width="{width}" height="{height}" fill="#f6f7f9"/>')
+    for s in series:
+        if len(s.x) == 0:
+            continue
+        xs, ys = thin(s.x, s.y, (x0, x1), width)
+        if len(xs) == 1:  # one sighting: its level, across
+            xs, ys = np.array([x0, x1]), np.array([ys[0], ys[0]])
+        pts = " ".join(
+            f"{1 + (a - x0) * sx:.1f},{height - 1 - (min(max(b, y0), y1) - y0) * sy:.1f}"
+            for a, b in zip(xs, ys, strict=True)
+        )
+        out.append(
+            f'<polyline points="{pts}" fill="none" stroke="{s.color}" stroke-width="1.4" stroke-linejoin="round">'
+            f"<title>{escape(s.name)}</title></polyline>"
+        )
+    out.append("</svg>")
+    return "".join(out)
+
+
 def _segments(x: np.ndarray, y: np.ndarray, gap_s: float):
     if len(x) == 0:
         return

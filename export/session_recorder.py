@@ -73,7 +73,8 @@ class SessionRecorder:
         self._stats_due = time.monotonic() + STATS_EVERY_S
         self.frames_processed = self.frames_dropped = 0
         self._dropped_before: int | None = None
-        self.last_t: float | None = None
+        self.first_t: float | None = None  # the session time of this recording's first and last frames, faces or
+        self.last_t: float | None = None  # not: where a report's 0 s and its end are
         try:
             folder.mkdir(parents=True, exist_ok=True)
             self._reserve = folder / RESERVE_NAME
@@ -117,6 +118,7 @@ class SessionRecorder:
         self._guard(write)
         self.frames_processed += 1
         self._note_dropped(dropped)
+        self.first_t = result.t if self.first_t is None else self.first_t
         self.last_t = result.t
         total = result.latency_ms.get("total")
         if total is not None:
@@ -149,6 +151,11 @@ class SessionRecorder:
             "frames_dropped": self.frames_dropped,
             "rows": self.frames.rows,
             "rows_on_disk": self.frames.rows_on_disk,
+            **(
+                {"first_frame_t": round(self.first_t, 4), "last_frame_t": round(self.last_t, 4)}
+                if self.frames_processed
+                else {}
+            ),
         }
 
     def _guard(self, write) -> None:
