@@ -22,6 +22,7 @@ from dataclasses import replace
 from engines.contracts import Evidence, Explained, ExplanationSource, Frame, FrameResult, SessionDescription
 from engines.fusion import FaceVoiceFusion, fusion_record
 from engines.pipeline.assembly import build_fast_path, build_slow_path, build_voice
+from engines.pipeline.heap_release import HeapRelease
 from engines.pipeline.options import PipelineOptions
 from engines.slow.gate import decision_record
 from engines.slow.pipeline import SlowPath
@@ -66,6 +67,7 @@ class Pipeline:
         self._input_ended = False
         self._newest_track = 0
         self.explained = {source: 0 for source in ExplanationSource}
+        self._heap = HeapRelease()  # a kiosk runs for weeks: freed pages go back to the system once a minute
         self.fast, fast_info = build_fast_path(options.fast, progress=progress or _ignore)
         self.info: dict = dict(fast_info)
         try:  # what was started (a microphone, the explainer's process) is ended if a later stage fails
@@ -157,6 +159,7 @@ class Pipeline:
                 self._newest_track = face.track_id
                 self.tracks += 1
         self.pump()
+        self._heap.tick()
         return result
 
     def reset(self) -> None:
