@@ -328,4 +328,6 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.control.stop()
         self.store.save_geometry("main", self.saveGeometry())
+        self._timer.stop()
+        self.timeline.close()  # its plot is torn down while everything it draws still exists
         super().closeEvent(event)

@@ -50,6 +50,7 @@ class TimelinePlot(QWidget):
         self._marks: dict[int, list[float]] = {}
         self._mark_items: list[pg.InfiniteLine] = []
         self._dirty = False
+        self._closed = False
         plot = self.plot.getPlotItem()
         plot.setLabel("bottom", "session time", units="s")
         plot.setLabel("left", "probability")
@@ -74,13 +75,21 @@ class TimelinePlot(QWidget):
             del self._history[track_id]
         self._dirty = True
 
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        """pyqtgraph's scene is torn down before Qt deletes its items: a paint queued in between drew a deleted
+        axis and crashed the process (seen once in the test suite)."""
+        self._closed = True
+        self.plot.close()
+        super().closeEvent(event)
+
     def clear(self) -> None:
         """A new session: nothing of the last one stays (its track numbers mean other people now)."""
         self._history.clear()
         self._marks.clear()
         self.selected = -1  # so that select(None) below redraws
         self.select(None)
-        self.plot.setXRange(0, 10, padding=0.01)
+        if not self._closed:
+            self.plot.setXRange(0, 10, padding=0.01)
 
     def mark(self, track_id: int, t: float) -> None:
         self._marks.setdefault(track_id, []).append(t)
@@ -99,7 +108,7 @@ class TimelinePlot(QWidget):
 
     def refresh(self) -> None:
         """Redraws when something changed; the window calls it on a timer, not per frame."""
-        if not self._dirty:
+        if not self._dirty or self._closed:
             return
         self._dirty = False
         history = self._history.get(self.selected) if self.selected is not None else None
