@@ -115,7 +115,7 @@ def _run(spec, source: FrameSource, pipeline: Pipeline, recorder: SessionRecorde
                 if max_frames is not None and pipeline.frames >= max_frames:
                     break
             bar.close()
-            for item in pipeline.finish(timeout=drain_limit_s, say=say):  # the explainer's last answers
+            for item in pipeline.finish(drain_limit_s, say, count=show_progress):  # the explainer's last answers
                 recorder.explanation(item.explanation, item.evidence)
     except StopRequested as exc:
         status, stop = "stopped", exc

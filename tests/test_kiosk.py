@@ -134,6 +134,9 @@ def test_the_pin_changes_only_with_the_current_pin(qtbot, store, tmp_path):
     forgot = run_emolens("kiosk", "--settings", str(settings), "--forget-pin")
     assert forgot.returncode == 0 and "set a new one" in forgot.stdout
     assert PreferencesStore(settings).load().kiosk_pin_hash == ""
+    nowhere = tmp_path / "no-such.ini"  # nothing to forget: said so, and no file made
+    forgot = run_emolens("kiosk", "--settings", str(nowhere), "--forget-pin")
+    assert forgot.returncode == 2 and "no kiosk PIN is set" in forgot.stderr and not nowhere.exists()
 
 
 def _xdo(env, *args: str) -> None:
@@ -240,6 +243,10 @@ def test_the_kiosk_on_a_real_screen_stays_locked_through_cancel_and_stops_on_sig
         subprocess.run(["import", "-window", "root", str(tmp_path / "locked.png")], env=x_display, timeout=20)
         assert kiosk.poll() is None  # still running: the lock held
         assert _xdo_names(x_display, "enter the PIN")  # and its prompt is still up, saying so
+        (shown,) = _xdo_names(x_display, "^emolens kiosk$")
+        _xdo(x_display, "windowminimize", shown)  # what openbox's Alt+Space menu offers any window
+        time.sleep(1.0)
+        assert _xdo_names(x_display, "^emolens kiosk$") == [shown]  # back at once: no way to the desktop
 
         kiosk.send_signal(signal.SIGTERM)
         start = time.monotonic()

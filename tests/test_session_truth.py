@@ -440,7 +440,7 @@ def test_realtime_counts_every_frame_of_the_file_seen_or_dropped(model_dir, tmp_
 
 def test_the_summary_counts_explanations_not_requests(model_dir, tmp_path):
     out = tmp_path / "s"
-    proc = run_emolens("analyze", str(GROUP_CLIP), "--out", str(out), "--quiet", "--explain")
+    proc = run_emolens("analyze", str(GROUP_CLIP), "--out", str(out), "--explain")  # not --quiet: the count shows
     assert proc.returncode == 0, proc.stderr
     written = len(lines_of(out / "explanations.jsonl"))
     e = json.loads((out / "session.json").read_text())["counts"]["explainer"]

@@ -81,7 +81,11 @@ def register(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="session folder to write")
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames (useful with a camera)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar and no count of the explainer's last answers (notices and errors still print)",
+    )
     p.add_argument("--replace", action="store_true", help="replace an earlier session in the --out folder")
     p.add_argument(
         "--realtime",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from PyQt6.QtCore import Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QEvent, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
     QApplication,
@@ -43,6 +43,9 @@ class PinDialog(QDialog):
     def __init__(self, stored_hash: str, lockout: KioskLockout, purpose: str, parent=None):
         super().__init__(parent)
         self.setWindowTitle("emolens kiosk: enter the PIN")
+        self.setWindowFlags(
+            Qt.WindowType.Dialog | Qt.WindowType.FramelessWindowHint | Qt.WindowType.WindowStaysOnTopHint
+        )
         self.setModal(True)
         self._hash = stored_hash
         self.lockout = lockout
@@ -61,7 +64,7 @@ class PinDialog(QDialog):
         buttons.accepted.connect(self.try_pin)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self.setStyleSheet("font-size: 16pt;")
+        self.setStyleSheet("QDialog { border: 2px solid #6b7280; } QWidget { font-size: 16pt; }")  # no title bar
         self.message.ensurePolished()  # its font is the style sheet's from here
         self.message.setMinimumHeight(2 * self.message.fontMetrics().lineSpacing() + 4)  # room for two lines
         self._countdown = QTimer(self, interval=1000)
@@ -209,6 +212,19 @@ class KioskWindow(QWidget):
             self.control.recording = self.prefs.kiosk_record
             self.banner.setVisible(self.prefs.kiosk_show_explanations)
             self.control.start()
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        """A window manager's menu (Alt+Space in openbox) can minimise any window; the kiosk comes straight back,
+        so a passer-by never reaches the desktop behind it."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.WindowStateChange and self.isMinimized() and not self.unlocked:
+            QTimer.singleShot(0, self._back_to_full_screen)
+
+    def _back_to_full_screen(self) -> None:
+        if not self.unlocked:
+            self.showFullScreen()
+            self.raise_()
+            self.activateWindow()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if not self.unlocked:

@@ -184,7 +184,9 @@ def forget_kiosk_pin(settings: Path | None) -> str:
 
     store = PreferencesStore(settings)
     path = Path(store.path)
-    if path.exists() and path.stat().st_uid != os.getuid():
+    if not path.exists() or not store.load().kiosk_pin_hash:
+        raise EmolensError(f"no kiosk PIN is set in {path}; nothing to forget (set one: emolens kiosk --set-pin)")
+    if path.stat().st_uid != os.getuid():
         raise EmolensError(f"only the account that owns {path} can reset the kiosk PIN; nothing changed")
     store.forget_pin()
     return store.path

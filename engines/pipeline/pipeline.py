@@ -192,10 +192,12 @@ class Pipeline:
             self.slow.finish()
             self.pump()
 
-    def finish(self, timeout: float | None = None, say: Callable[[str], None] | None = None) -> list[Explained]:
+    def finish(
+        self, timeout: float | None = None, say: Callable[[str], None] | None = None, count: bool = True
+    ) -> list[Explained]:
         """The end of the input (`end_of_input`), then up to `timeout` seconds for the explainer to answer what
-        was asked. `say` is told what is owed, each answer as it comes, and what the limit left unexplained
-        (also an `explainer_drain_limit` event)."""
+        was asked. `say` is told what is owed, each answer as it comes (unless `count` is off: --quiet), and
+        what the limit left unexplained (also an `explainer_drain_limit` event)."""
         if self.slow is None:
             return []
         self.end_of_input()
@@ -210,7 +212,8 @@ class Pipeline:
             self.pump()
             if left != last:
                 last = left
-                tell(f"{asked - left} of {asked} explained")
+                if count:
+                    tell(f"{asked - left} of {asked} explained")
 
         items = self.slow.drain(timeout, waiting)
         waiting(self.outstanding)
