@@ -144,6 +144,20 @@ def test_grammar_offers_only_the_evidence_labels_cues_and_quantities():
     assert "0-9" in grammar  # digits outside the listed quantities are excluded from the sentence
 
 
+def test_the_last_windows_of_an_input_end_at_its_last_frame():
+    """A clip of 4.2 s: its last window is 4.0-4.2 s, not 4.0-5.0 s (a time after the video ended)."""
+    builder = EvidenceBuilder()
+    cues = LandmarkCues(1.0, 0.5, 0.0, 0.0)
+    probs = np.array([0.02, 0.01, 0.02, 0.80, 0.05, 0.05, 0.05])
+    closed = []
+    for i in range(43):
+        t = round(i * 0.1, 3)
+        closed += builder.add(t, [FaceSample(t, 1, probs, False, 0.75, 0.3, cues)])
+    assert [e.window for e in closed] == [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0), (3.0, 4.0)]
+    (last,) = builder.flush()
+    assert last.window == (4.0, 4.2)
+
+
 def test_voice_and_conflict_enter_the_evidence_when_present():
     from engines.contracts import VoiceCues
 

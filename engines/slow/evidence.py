@@ -73,12 +73,14 @@ class EvidenceBuilder:
     def __init__(self, settings: EvidenceSettings | None = None):
         self.settings = settings or EvidenceSettings()
         self._tracks: dict[int, _Track] = {}
+        self._last_t: float | None = None  # the newest frame's time: where the input's last windows end
 
     def add_result(self, result: FrameResult, voice: VoiceCues | None = None) -> list[Evidence]:
         return self.add(result.t, samples_from_result(result), voice or result.voice)
 
     def add(self, t: float, samples: Iterable[FaceSample], voice: VoiceCues | None = None) -> list[Evidence]:
         index = math.floor(t / self.settings.window_s)
+        self._last_t = t
         closed = self._close(before=index, voice=voice)
         for sample in samples:
             track = self._tracks.setdefault(sample.track_id, _Track())
@@ -103,27 +105,30 @@ class EvidenceBuilder:
         return sum(len(t.mouth_width_history) + len(t.mouth_drop_history) for t in self._tracks.values())
 
     def flush(self, voice: VoiceCues | None = None) -> list[Evidence]:
-        """Close every open window (the end of a session)."""
-        return self._close(before=None, voice=voice)
+        """Close every open window (the end of a session); they end at the last frame, not after it."""
+        return self._close(before=None, voice=voice, end=self._last_t)
 
-    def _close(self, before: int | None, voice: VoiceCues | None) -> list[Evidence]:
+    def _close(self, before: int | None, voice: VoiceCues | None, end: float | None = None) -> list[Evidence]:
         out = []
         for track_id, track in sorted(self._tracks.items()):
             if not track.samples or (before is not None and track.window_index >= before):
                 continue
-            evidence = self._evidence(track_id, track, voice)
+            evidence = self._evidence(track_id, track, voice, end)
             track.samples = []
             if evidence is not None:
                 out.append(evidence)
         return out
 
-    def _evidence(self, track_id: int, track: _Track, voice: VoiceCues | None) -> Evidence | None:
+    def _evidence(
+        self, track_id: int, track: _Track, voice: VoiceCues | None, end: float | None = None
+    ) -> Evidence | None:
         s = self.settings
         samples = track.samples
         if len(samples) < s.min_frames:
             return None
         w0 = track.window_index * s.window_s
-        window = (round(w0, 3), round(w0 + s.window_s, 3))
+        w1 = w0 + s.window_s if end is None else min(w0 + s.window_s, max(end, samples[-1].t))
+        window = (round(w0, 3), round(w1, 3))
         probs = np.stack([x.probs for x in samples]).astype(np.float64)
         mean = probs.mean(axis=0)
         order = np.argsort(mean)[::-1]
