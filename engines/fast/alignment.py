@@ -33,7 +33,6 @@ face_align = _face_align()
 _TEMPLATE_SIZE = 112
 
 
-
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """The 2x3 matrix of the rotation, uniform scale and shift that takes the `src` points onto `dst` with the
     least squared error (Umeyama, 1991)."""
