@@ -189,11 +189,15 @@ def x_display():
         number = f.readline().strip()
     env = {**os.environ, "DISPLAY": f":{number}", "QT_QPA_PLATFORM": "xcb"}
     manager = subprocess.Popen(["openbox"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:  # openbox owns the screen once it answers for the window manager
+    deadline = time.monotonic() + 30
+    while True:  # openbox owns the screen once it claims _NET_ACTIVE_WINDOW (xdotool: "claims not to support")
         probe = subprocess.run(["xdotool", "getactivewindow"], env=env, capture_output=True)
-        if "not supported" not in probe.stderr.decode():
+        if "claims not to support" not in probe.stderr.decode():
             break
+        if time.monotonic() > deadline or manager.poll() is not None:
+            manager.kill()
+            server.terminate()
+            pytest.fail("openbox did not take the X display within 30 s")
         time.sleep(0.1)
     try:
         yield env
