@@ -84,6 +84,34 @@ class LandmarkCues:
 
 
 @dataclass(frozen=True)
+class FacialActions:
+    """Geometric proxies of facial action units from the face mesh, as changes from this person's own
+    baseline (docs/facial-actions.md names the FACS unit each approximates). Displacements are in percent of
+    the eye spacing (outer corners), positive in the named direction; eye opening in percent of the person's
+    usual; head pose in degrees; gaze as the irises' offset in their eyes, -1 to 1 (None without the iris)."""
+
+    inner_brow_raise: float  # AU1
+    outer_brow_raise: float  # AU2
+    brow_lowering: float  # AU4: inner brows lowered and drawn together
+    eye_opening_right: float  # AU5 when positive, the lids closing when negative
+    eye_opening_left: float
+    lid_tightening: float  # AU7: lower lids raised
+    cheek_raise: float  # AU6
+    lip_corner_pull: float  # AU12 when positive (up); AU15, lip-corner depression, when negative
+    lip_stretch: float  # AU20: mouth widened
+    lips_parted: float  # AU25
+    jaw_drop: float  # AU26
+    lip_press: float  # AU24: lips thinned
+    blink: bool  # both eyes closed on this frame
+    blink_rate: float | None  # per minute over the last minute; None before a minute was seen
+    head_yaw_deg: float  # + turned toward the subject's left
+    head_pitch_deg: float  # + chin down
+    head_roll_deg: float  # + tilted toward the subject's left shoulder (image: clockwise)
+    gaze_x: float | None  # + toward the subject's left
+    gaze_y: float | None  # + down
+
+
+@dataclass(frozen=True)
 class FaceObservation:
     track_id: int
     box: tuple[float, float, float, float]
@@ -99,6 +127,10 @@ class FaceObservation:
     cues: LandmarkCues
     valence: float | None = None
     arousal: float | None = None
+    face_score: float | None = None  # the mesh's face presence, 0-1; None without the mesh
+    actions: FacialActions | None = None  # None without the mesh, or while the person's baseline is learned
+    action_label: str | None = None  # the emotion the actions clearly show (engines/fast/action_prototypes.py)
+    disagrees: bool = False  # the actions clearly show another emotion than `label`, and contradict `label`
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from engines.contracts import EMOTIONS, FrameResult, LandmarkCues
+from engines.contracts import EMOTIONS, FacialActions, FrameResult, LandmarkCues
 from engines.errors import EmolensError
 from engines.slow.evidence import FaceSample
-from export.frames_schema import COLUMNS
+from export.frames_schema import ACTION_KINDS, COLUMNS
 from export.line_file import LineFile
+
+ACTION_COLUMNS = tuple(ACTION_KINDS)
 
 
 class FramesCsvWriter:
@@ -41,6 +43,9 @@ class FramesCsvWriter:
                     + [f"{p:.5f}" for p in face.probs]
                     + [face.label, str(int(face.uncertain)), f"{face.margin:.4f}", f"{face.entropy:.4f}"]
                     + [f"{c.mouth_width:.4f}", f"{c.mouth_drop:.4f}", f"{c.roll_deg:.2f}", f"{c.yaw:.4f}", total_ms]
+                    + ["" if face.face_score is None else f"{face.face_score:.4f}"]
+                    + _action_cells(face.actions)
+                    + [face.action_label or "", str(int(face.disagrees))]
                 )
             )
             self.rows += 1
@@ -61,6 +66,28 @@ class FramesCsvWriter:
         return self._file.closed
 
 
+def _action_cells(actions: FacialActions | None) -> list[str]:
+    """Empty cells while there are none (no mesh, or the person's baseline still being learned)."""
+    if actions is None:
+        return [""] * len(ACTION_COLUMNS)
+    cells = []
+    for name in ACTION_COLUMNS:
+        value = getattr(actions, name)
+        cells.append("" if value is None else str(int(value)) if isinstance(value, bool) else f"{value:g}")
+    return cells
+
+
+def actions_from_row(row: dict[str, str]) -> FacialActions | None:
+    """A row's facial actions, or None where its cells are empty (or the file predates them)."""
+    if not row.get("inner_brow_raise"):
+        return None
+    values = {}
+    for name, (kind, _) in ACTION_KINDS.items():
+        cell = row.get(name, "")
+        values[name] = None if cell == "" else cell == "1" if kind == "bool" else float(cell)
+    return FacialActions(**values)
+
+
 def read_frames_csv(path: Path) -> Iterator[tuple[float, list[FaceSample]]]:
     """Replays a recorded frames.csv as (time, faces) per frame, in the form the slow path takes live."""
     try:
@@ -69,7 +96,8 @@ def read_frames_csv(path: Path) -> Iterator[tuple[float, list[FaceSample]]]:
         raise EmolensError(f"cannot read {path}: {exc.strerror}") from exc
     with f:
         reader = csv.DictReader(f)
-        missing = set(COLUMNS) - {"latency_ms"} - set(reader.fieldnames or ())  # schema 1 had no latency_ms
+        later = {"latency_ms", "face_score", *ACTION_COLUMNS, "action_label", "disagrees"}  # not in schemas 1-2
+        missing = set(COLUMNS) - later - set(reader.fieldnames or ())
         if missing:
             raise EmolensError(f"{path} is not an emolens frames.csv (missing columns: {', '.join(sorted(missing))})")
         rows = list(reader)

@@ -6,11 +6,11 @@ describes each column, and a test checks that the two agree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
-from engines.contracts import EMOTIONS
+from engines.contracts import EMOTIONS, FacialActions
 
-FRAMES_SCHEMA_VERSION = 2  # 2: latency_ms added; the Parquet copy
+FRAMES_SCHEMA_VERSION = 3  # 2: latency_ms added; the Parquet copy. 3: the face score and facial actions
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,29 @@ class Column:
 
 
 _P = [Column(f"p_{e}", "float", "probability") for e in EMOTIONS]
+_SPACING = "% of eye spacing"
+# The facial actions' columns (empty while a person's baseline is learned, or without the mesh).
+ACTION_KINDS: dict[str, tuple[str, str]] = {
+    "inner_brow_raise": ("float", _SPACING),
+    "outer_brow_raise": ("float", _SPACING),
+    "brow_lowering": ("float", _SPACING),
+    "eye_opening_right": ("float", "% of usual"),
+    "eye_opening_left": ("float", "% of usual"),
+    "lid_tightening": ("float", _SPACING),
+    "cheek_raise": ("float", _SPACING),
+    "lip_corner_pull": ("float", _SPACING),
+    "lip_stretch": ("float", _SPACING),
+    "lips_parted": ("float", _SPACING),
+    "jaw_drop": ("float", _SPACING),
+    "lip_press": ("float", _SPACING),
+    "blink": ("bool", ""),
+    "blink_rate": ("float", "per minute"),
+    "head_yaw_deg": ("float", "deg"),
+    "head_pitch_deg": ("float", "deg"),
+    "head_roll_deg": ("float", "deg"),
+    "gaze_x": ("float", "-1 to 1"),
+    "gaze_y": ("float", "-1 to 1"),
+}
 
 FRAME_COLUMNS: tuple[Column, ...] = (
     Column("time_s", "float", "s"),
@@ -42,6 +65,10 @@ FRAME_COLUMNS: tuple[Column, ...] = (
     Column("roll_deg", "float", "deg"),
     Column("yaw", "float", "inter-ocular distances"),
     Column("latency_ms", "float", "ms"),
+    Column("face_score", "float", "0-1"),
+    *(Column(f.name, *ACTION_KINDS[f.name]) for f in fields(FacialActions)),
+    Column("action_label", "str", ""),
+    Column("disagrees", "bool", ""),
 )
 
 COLUMNS: tuple[str, ...] = tuple(c.name for c in FRAME_COLUMNS)

@@ -95,6 +95,15 @@ def detector(model_dir, backend):
 
 
 @pytest.fixture(scope="session")
+def face_mesh(model_dir, backend):
+    from engines.fast.face_mesh import FaceMesh
+    from engines.model_assets import FACE_MESH, IRIS, load_asset
+
+    mesh, iris = load_asset(FACE_MESH, model_dir), load_asset(IRIS, model_dir)
+    return FaceMesh(backend.load(mesh.path), mesh, backend.load(iris.path), iris)
+
+
+@pytest.fixture(scope="session")
 def classifier(model_dir, backend):
     from engines.fast.expression import ExpressionClassifier
     from engines.model_assets import EXPRESSION, load_asset

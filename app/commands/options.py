@@ -40,6 +40,20 @@ def add_fast_path_options(parser: argparse.ArgumentParser) -> None:
         help="time constant of the per-face smoothing; 0 turns it off (default: 0.5)",
     )
     g.add_argument(
+        "--no-mesh",
+        dest="mesh",
+        action="store_false",
+        help="skip the face mesh: no facial actions, and every detector box counts as a face (faster; for comparison)",
+    )
+    g.add_argument(
+        "--min-face-seconds",
+        type=float,
+        default=0.3,
+        metavar="SECONDS",
+        help="how long a box whose face score is in doubt (0.5-0.95; faces read 1.0) must keep reading as a face "
+        "before it is reported as a person (default: 0.3)",
+    )
+    g.add_argument(
         "--insightface-pack",
         type=Path,
         metavar="DIR",
@@ -130,8 +144,8 @@ def detector_size(text: str) -> int | None:
 def fast_options(args: argparse.Namespace):
     from engines.pipeline import FastPathOptions
 
-    if args.threads < 1 or args.detect_every < 1 or args.smoothing < 0:
-        raise EmolensError("--threads and --detect-every must be >= 1, and --smoothing >= 0")
+    if args.threads < 1 or args.detect_every < 1 or args.smoothing < 0 or args.min_face_seconds < 0:
+        raise EmolensError("--threads and --detect-every must be >= 1, and --smoothing and --min-face-seconds >= 0")
     return FastPathOptions(
         backend=args.backend,
         threads=args.threads,
@@ -141,6 +155,8 @@ def fast_options(args: argparse.Namespace):
         insightface_pack=args.insightface_pack,
         model_dir=args.model_dir,
         preprocess=args.preprocess,
+        mesh=args.mesh,
+        min_face_s=args.min_face_seconds,
     )
 
 

@@ -14,9 +14,20 @@ from engines.errors import BackendError, ModelError
 from engines.fast.device_frames import DeviceFrames
 from engines.fast.expression import ExpressionClassifier
 from engines.fast.face_detector import FaceDetector, InsightFacePackDetector, RetinaFaceDetector
+from engines.fast.face_mesh import FaceMesh
+from engines.fast.face_presence import FacePresence
 from engines.fast.pipeline import FastPath
 from engines.fast.smoothing import ExpressionSmoother
-from engines.model_assets import DETECTOR, EXPRESSION, FAST_PATH_MODELS, default_model_dir, is_exported, load_asset
+from engines.model_assets import (
+    DETECTOR,
+    EXPRESSION,
+    FACE_MESH,
+    FAST_PATH_MODELS,
+    IRIS,
+    default_model_dir,
+    is_exported,
+    load_asset,
+)
 from engines.pipeline.options import AudioOptions, ExplainOptions, FastPathOptions
 from engines.slow.gate import ExplanationGate
 from engines.slow.llm_models import resolve_llm
@@ -45,12 +56,18 @@ def build_fast_path(options: FastPathOptions, progress: Callable[[str], None] = 
         asset = load_asset(DETECTOR, model_dir)
         detector = RetinaFaceDetector(backend.load(asset.path), asset, input_size=options.detector_size)
     device_frames, preprocess_reason = choose_preprocessing(options.preprocess, classifier.model.device_type)
+    mesh = None
+    if options.mesh:
+        mesh_asset, iris_asset = load_asset(FACE_MESH, model_dir), load_asset(IRIS, model_dir)
+        mesh = FaceMesh(backend.load(mesh_asset.path), mesh_asset, backend.load(iris_asset.path), iris_asset)
     fast_path = FastPath(
         detector,
         classifier,
         detect_every=options.detect_every,
         smoother=ExpressionSmoother(time_constant_s=options.smoothing_s),
         device_frames=device_frames,
+        mesh=mesh,
+        presence=FacePresence(options.min_face_score, options.min_face_s),
     )
     info = {
         "backend": {**backend.describe(), "reason": choice.reason, "preprocess": preprocess_reason},

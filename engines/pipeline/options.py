@@ -32,6 +32,9 @@ class FastPathOptions:
     insightface_pack: Path | None = None
     model_dir: Path | None = None
     preprocess: str = "auto"  # auto | host | device: where frames are resized, normalised and cropped
+    mesh: bool = True  # the face mesh on every tracked face: facial actions, and boxes that are not faces dropped
+    min_face_score: float = 0.5  # the mesh's face presence below which a box is not a face
+    min_face_s: float = 0.3  # how long a track must have been a face before it is reported as a person
 
     def __post_init__(self) -> None:
         from engines.backends import BACKENDS
@@ -44,6 +47,11 @@ class FastPathOptions:
             raise SettingsError(f"smoothing takes seconds, 0 or more, not {self.smoothing_s}")
         if self.detector_size is not None and self.detector_size < 64:
             raise SettingsError(f"detector size takes pixels, 64 or more, not {self.detector_size}")
+        if not 0.0 <= self.min_face_score <= 1.0 or self.min_face_s < 0:
+            raise SettingsError(
+                f"min face score takes 0 to 1 and min face seconds 0 or more, not {self.min_face_score}, "
+                f"{self.min_face_s}"
+            )
         if self.preprocess not in PREPROCESS:
             raise SettingsError(f"preprocess takes {', '.join(PREPROCESS)}, not {self.preprocess!r}")
 
