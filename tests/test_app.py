@@ -30,11 +30,6 @@ def prefs_for(tmp_path, source, **more) -> Preferences:
     return Preferences(source=str(source), record_root=str(tmp_path / "sessions"), **more)
 
 
-def painted_color_at(widget, x: float, y: float):
-    image = widget.grab().toImage()
-    return image.pixelColor(int(round(x)), int(round(y)))
-
-
 def test_main_window_runs_a_live_session_on_the_bundled_clip(qtbot, store, tmp_path, model_dir):
     """Start with Space: boxes and labels are painted, the timeline fills, the explainer's answer streams into the
     panel and lands in its list; R records the session's numbers; Space stops."""
@@ -61,9 +56,15 @@ def test_main_window_runs_a_live_session_on_the_bundled_clip(qtbot, store, tmp_p
     scale, ox, oy = window.video._geometry()
     x1, y1, x2, y2 = face.box
     window.video.selected = None
-    edge = painted_color_at(window.video, ox + x1 * scale, oy + (y1 + y2) / 2 * scale)
     want = emotion_color(face.label)
-    assert abs(edge.red() - want.red()) + abs(edge.green() - want.green()) + abs(edge.blue() - want.blue()) < 60
+    image = window.video.grab().toImage()
+    x, y = round(ox + x1 * scale), round(oy + (y1 + y2) / 2 * scale)
+
+    def distance(c) -> int:
+        return abs(c.red() - want.red()) + abs(c.green() - want.green()) + abs(c.blue() - want.blue())
+
+    # the box's 2-pixel antialiased line: its most covered pixel within a pixel of where the edge falls
+    assert min(distance(image.pixelColor(x + dx, y)) for dx in (-1, 0, 1)) < 60
     assert face_caption(face).startswith(f"#{face.track_id} {face.label} ")
 
     qtbot.keyClick(window.video, Qt.Key.Key_R)
@@ -71,7 +72,7 @@ def test_main_window_runs_a_live_session_on_the_bundled_clip(qtbot, store, tmp_p
     qtbot.waitUntil(lambda: window.control.recording_folder is not None, timeout=5_000)
     folder = window.control.recording_folder
 
-    qtbot.waitUntil(lambda: window.timeline.points() > 30, timeout=20_000)
+    qtbot.waitUntil(lambda: window.timeline.points() > 30, timeout=60_000)
     assert window.bars.selected_face() is not None and window.bars.selected_face().track_id == window.selected
 
     # the explainer's first answers: a new face is explained once it has been in view for 3 s

@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from capture import open_source
+from engines.errors import EmolensError
 from engines.fast.pipeline import STAGES
 from engines.pipeline import FastPathOptions, Pipeline, PipelineOptions
 from engines.summary_stats import percentiles
@@ -37,14 +38,24 @@ def load_frames(spec: str, max_frames: int) -> list:
 
 
 def parse_variant(text: str, base: FastPathOptions) -> FastPathOptions:
-    """`BACKEND` or `BACKEND+host|device` (e.g. onnxruntime-gpu+host): the base options with those changed."""
-    backend, _, where = text.partition("+")
-    return replace(base, backend=backend or base.backend, preprocess=where or base.preprocess)
+    """`BACKEND`, optionally `+host|+device` and `+mesh|+no-mesh` (e.g. onnxruntime-gpu+host, +no-mesh): the base
+    options with those changed."""
+    backend, *flags = text.split("+")
+    changes: dict = {"backend": backend or base.backend}
+    for flag in flags:
+        if flag in ("host", "device"):
+            changes["preprocess"] = flag
+        elif flag in ("mesh", "no-mesh"):
+            changes["mesh"] = flag == "mesh"
+        else:
+            raise EmolensError(f"--compare {text}: {flag!r} is none of host, device, mesh, no-mesh")
+    return replace(base, **changes)
 
 
 def _variant_name(info: dict) -> str:
     where = info["fast_path"]["preprocess"]["where"].split(" ")[0]
-    return f"{info['backend']['name']}+{where}"
+    mesh = "mesh" if info["fast_path"].get("mesh") else "no-mesh"
+    return f"{info['backend']['name']}+{where}+{mesh}"
 
 
 def _one_run(pipeline: Pipeline, frames) -> dict:

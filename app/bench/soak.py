@@ -17,18 +17,31 @@ import threading
 import time
 from pathlib import Path
 
+from engines.errors import EmolensError
 from engines.pipeline import ExplainOptions, FastPathOptions
 from engines.summary_stats import slope_per_hour
 
 
 def process_sample() -> dict[str, float]:
-    """This process's resident memory (MB), open file descriptors and threads, from /proc."""
+    """This process's resident memory (MB), open file descriptors and threads, from /proc. Resident memory is
+    split as the kernel counts it: anonymous (the heap: what a leak grows) and file-backed (library code and
+    mapped models paged in as code paths are first taken: bounded); `py_blocks` counts Python's live objects."""
     page = os.sysconf("SC_PAGE_SIZE")
     with open("/proc/self/statm") as f:
         rss_mb = int(f.read().split()[1]) * page / 2**20
-    status = Path("/proc/self/status").read_text()
-    threads = int(next(line.split()[1] for line in status.splitlines() if line.startswith("Threads:")))
-    return {"rss_mb": rss_mb, "fds": len(os.listdir("/proc/self/fd")), "threads": threads}
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+
+    def kib_as_mb(key: str) -> float:
+        return int(status.get(key, "0 kB").split()[0]) / 1024
+
+    return {
+        "rss_mb": rss_mb,
+        "rss_anon_mb": kib_as_mb("RssAnon"),
+        "rss_file_mb": kib_as_mb("RssFile") + kib_as_mb("RssShmem"),
+        "py_blocks": sys.getallocatedblocks(),
+        "fds": len(os.listdir("/proc/self/fd")),
+        "threads": int(status["Threads"]),
+    }
 
 
 class _Quiet:
@@ -36,11 +49,16 @@ class _Quiet:
 
     def __init__(self) -> None:
         self.explanations = 0
+        self.failure: str | None = None
         self.lock = threading.Lock()
 
     def on_explanation(self, item) -> None:
         with self.lock:
             self.explanations += 1
+
+    def on_state(self, state) -> None:
+        if state.phase == "failed":
+            self.failure = state.detail
 
     def __getattr__(self, name):
         return lambda *args: None
@@ -79,6 +97,8 @@ def bench_soak(
             time.sleep(every_s)
     finally:
         session.stop()
+    if not samples:
+        raise EmolensError(f"the live session stopped before the soak began: {listener.failure or 'no reason given'}")
     after = [s for s in samples if s["t"] >= warmup]
     t = [s["t"] for s in after]
     keys = [k for k in samples[0] if k != "t"] if samples else []
@@ -86,7 +106,19 @@ def bench_soak(
     growing = {
         k: v
         for k, v in slopes.items()
-        if k not in ("processed", "dropped", "explanations", "reconnects", "rss_mb") and v > 0 and _grew(after, k)
+        if k
+        not in (
+            "processed",
+            "dropped",
+            "explanations",
+            "reconnects",
+            "rss_mb",
+            "rss_anon_mb",
+            "rss_file_mb",
+            "py_blocks",
+        )
+        and v > 0
+        and _grew(after, k)
     }
     return {
         "input": spec,
@@ -115,7 +147,9 @@ def format_soak_report(r: dict) -> str:
     s = r["slope_per_hour"]
     lines = [
         f"soak on {r['input']}: {r['seconds']} s, {r['samples']} samples (slopes after {r['warmup_s']:.0f} s)",
-        f"  RSS {r['rss_mb_first_after_warmup']} -> {r['rss_mb_last']} MB, slope {s.get('rss_mb', 0):+.2f} MB/hour",
+        f"  RSS {r['rss_mb_first_after_warmup']} -> {r['rss_mb_last']} MB, slope {s.get('rss_mb', 0):+.2f} MB/hour "
+        f"(anonymous {s.get('rss_anon_mb', 0):+.2f}, file-backed {s.get('rss_file_mb', 0):+.2f}; "
+        f"Python objects {s.get('py_blocks', 0):+.0f}/hour)",
         f"  fds {s.get('fds', 0):+.2f}/hour, threads {s.get('threads', 0):+.2f}/hour; "
         f"{r['frames']} frames, {r['explanations']} explanations",
         "  tables and queues: "

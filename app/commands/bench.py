@@ -89,9 +89,10 @@ def register(sub) -> argparse.ArgumentParser:
         "--compare",
         action="append",
         default=[],
-        metavar="BACKEND[+host|+device]",
+        metavar="BACKEND[+host|+device][+mesh|+no-mesh]",
         help="also run this variant in the same process on the same frames, side by side with ratios; repeat for "
-        "more (e.g. --backend onnxruntime-gpu --compare onnxruntime-cpu --compare onnxruntime-gpu+host)",
+        "more (e.g. --backend onnxruntime-gpu --compare onnxruntime-cpu --compare onnxruntime-gpu+host; "
+        "--compare +no-mesh: the same without the face mesh)",
     )
     p.add_argument(
         "--frames-per-video",

@@ -20,6 +20,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.action_bars import ActionBars
 from app.gui.emotion_bars import EmotionBars
 from app.gui.explanation_panel import ExplanationPanel
 from app.gui.preferences import Preferences, PreferencesStore
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
         self.control = SessionControl(self.prefs, kiosk=False, parent=self)
         self.video = VideoView()
         self.bars = EmotionBars()
+        self.actions = ActionBars()
         self.timeline = TimelinePlot()
         self.explanations = ExplanationPanel()
         self.status = SessionStatusBar(self)
@@ -95,6 +97,7 @@ class MainWindow(QMainWindow):
         column = QVBoxLayout(right)
         column.setContentsMargins(6, 0, 0, 0)
         column.addWidget(self.bars)
+        column.addWidget(self.actions)
         column.addWidget(self.explanations, 1)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
@@ -234,6 +237,7 @@ class MainWindow(QMainWindow):
         self.video.show_frame(frame, result)
         self.timeline.add(result)
         self.bars.set_faces(result.faces, self.selected)
+        self.actions.set_face(self.bars.selected_face())
 
     def select_face(self, track_id: int) -> None:
         self.selected = track_id
@@ -277,6 +281,7 @@ class MainWindow(QMainWindow):
         self.video.clear("Starting…" if running else stopped)
         self.start_action.setEnabled(running or not self._no_camera)
         self.bars.set_faces((), None)
+        self.actions.set_face(None)
         self.timeline.clear()
         self.status.clear_stats("starting" if running else "not running")
         if running:

@@ -15,13 +15,15 @@ from engines.contracts import FaceObservation, Frame, FrameResult
 
 
 def face_caption(face: FaceObservation) -> str:
-    """`#3 happy 82%`, or `#3 uncertain: neutral / sad` when the fast path is unsure."""
+    """`#3 happy 82%`, `#3 uncertain: neutral / sad` when the fast path is unsure, `#3 sad 62% (actions: happy)` when
+    the facial actions contradict the label."""
     if face.uncertain:
         order = np.argsort(face.probs)[::-1]
         from engines.contracts import EMOTIONS
 
         return f"#{face.track_id} uncertain: {EMOTIONS[order[0]]} / {EMOTIONS[order[1]]}"
-    return f"#{face.track_id} {face.label} {face.probs.max():.0%}"
+    caption = f"#{face.track_id} {face.label} {face.probs.max():.0%}"
+    return f"{caption} (actions: {face.action_label})" if face.disagrees else caption
 
 
 class VideoView(QWidget):

@@ -6,8 +6,9 @@ near 1 on faces (0.9999998 at the lowest on the export check's real faces) and n
 0 on most of those, but a few non-faces (an orange spacesuit) read up to 0.66. So a
 box under `min_score` is never a face; a track is a person at once when it reads at
 least `sure_score`, and otherwise only once it has read as a face for `min_face_s`
-in a row; after that it is reported on every frame where it still reads as a face. Reported tracks are numbered 1, 2, 3... in the order
-they became faces, so the numbers a user sees count people, not rejected boxes.
+in a row; after that it is reported on every frame where it still reads as a face.
+Reported tracks are numbered 1, 2, 3... in the order they became faces, so the
+numbers a user sees count people, not rejected boxes.
 """
 
 from __future__ import annotations

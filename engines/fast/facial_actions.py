@@ -156,11 +156,13 @@ class FacialActionMeter:
     def tracks(self) -> int:
         return len(self._tracks)
 
-    def update(self, track_id: int, t: float, reading: MeshReading) -> FacialActions | None:
+    def update(self, track_id: int, t: float, reading: MeshReading, whole: bool = True) -> FacialActions | None:
+        """`whole`: the face lies wholly inside the frame; a face cut by the frame's edge is not read (the mesh
+        guesses its missing part: 6.5% of jaw drop on a still photo panned past the edge)."""
         s = self.settings
         values, _, (yaw, pitch, roll) = measures(reading.points)
         track = self._tracks.setdefault(track_id, _Track(first_t=t))
-        if abs(yaw) > s.max_abs_yaw_deg:
+        if abs(yaw) > s.max_abs_yaw_deg or not whole:
             return None
         if track.baseline is None:
             track.learning.append(values)

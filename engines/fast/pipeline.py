@@ -98,7 +98,8 @@ class FastPath:
         for face, probs, person, reading in zip(faces, raw, people, readings, strict=True):
             s = self.smoother.update(person, frame.t, probs)
             label = EMOTIONS[s.label_index]
-            actions = None if reading is None else self.actions.update(person, frame.t, reading)
+            whole = _inside(face.box, frame.image.shape)
+            actions = None if reading is None else self.actions.update(person, frame.t, reading, whole)
             opinion = None if actions is None else action_opinion(actions, label)
             observations.append(
                 FaceObservation(
@@ -162,3 +163,10 @@ class FastPath:
             },
             "facial_actions": None if self.mesh is None else self.actions.settings.__dict__,
         }
+
+
+def _inside(box: tuple[float, float, float, float], shape: tuple[int, ...], slack: float = 0.02) -> bool:
+    """Whether the face box lies inside the frame, give or take `slack` of its size."""
+    x1, y1, x2, y2 = box
+    dx, dy = (x2 - x1) * slack, (y2 - y1) * slack
+    return x1 >= -dx and y1 >= -dy and x2 <= shape[1] + dx and y2 <= shape[0] + dy
