@@ -2,7 +2,8 @@
 
 Per person: the seven probabilities over time with the uncertain stretches
 shaded and the explanations marked, the share of time under each label, a
-valence-like line, and key frames when they were saved; a person seen for
+valence-like line, the facial actions with the blink rate and the stretches
+where they contradicted the label, and key frames when they were saved; a person seen for
 under a second gets one compact row instead. Then the explanations (what the
 gate decided, what was asked, what was written and by whom, what was left
 unanswered and why), the speed and the dropped frames, and what ran: models
@@ -31,6 +32,7 @@ import numpy as np
 
 from engines.contracts import EMOTIONS
 from export.emotion_colors import EMOTION_COLORS
+from export.report_actions import person_actions
 from export.report_charts import Series, line_chart, share_bar, sparkline
 from export.session_reader import SessionLog, read_session
 
@@ -362,6 +364,7 @@ def _people(log: SessionLog, clock: SessionClock) -> str:
                 height=84,
                 y_ticks=(-1.0, 0.0, 1.0),
             )
+            + person_actions(f, x_range)
             + _key_frames(log, [k for k in key_frames if k.get("track_id") == track_id])
             + "</article>"
         )

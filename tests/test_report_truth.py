@@ -336,4 +336,45 @@ def test_people_seen_for_under_a_second_get_a_row_and_the_others_get_charts(sess
         assert cells[3] == str(len(by_track[track])) and cells[4].split()[0] == attrs["label"]
         assert 'class="chart"' not in row  # no full-width chart: a small line per label over their own moment
     for track in set(seen) - brief:
-        assert articles[track].count('class="chart"') == 2  # probabilities and valence-like, over the session
+        # probabilities and valence-like over the session, and the facial actions where any were read
+        read = any(r["jaw_drop"] != "" for r in by_track[track])
+        assert articles[track].count('class="chart"') == 2 + read
+
+
+def test_each_persons_facial_actions_on_the_page_are_their_rows(session, tmp_path):
+    """The counts under a person's facial actions are their frames.csv rows: frames with actions read, frames
+    flagged as contradicting the label; and a session whose rows carry disagreements lists each stretch with
+    the labels and readings the rows themselves carry."""
+    html = (session / "report.html").read_text()
+    rows = frame_rows(session)
+    checked = 0
+    for person, facts in re.findall(
+        r'<article id="person-(\d+)".*?(<p class="facts" data-action-rows[^>]*>)', html, re.S
+    ):
+        own = [r for r in rows if r["track_id"] == person]
+        read = sum(1 for r in own if r["jaw_drop"] != "")
+        flagged = sum(1 for r in own if r["disagrees"] == "1")
+        assert f'data-action-rows="{read}"' in facts and f'data-disagree-rows="{flagged}"' in facts
+        checked += 1
+    assert checked >= 2
+
+    # the bundled clips are still photos: nothing moves, so nothing disagrees; mark a stretch in a copy
+    copy = tmp_path / "copy"
+    shutil.copytree(session, copy)
+    person = next(r["track_id"] for r in rows if r["jaw_drop"] != "")
+    marked = [r for r in rows if r["track_id"] == person and r["jaw_drop"] != ""][:6]
+    for r in marked:
+        r["disagrees"], r["action_label"] = "1", "happy"
+    with open(copy / "frames.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    (copy / "frames.parquet").unlink()
+    write_report(copy)
+    page = (copy / "report.html").read_text()
+    stretch = re.search(r'<ul class="disagreements"><li data-start="([\d.]+)" data-end="([\d.]+)">(.*?)</li>', page)
+    assert stretch, "the marked stretch is not listed"
+    assert float(stretch.group(1)) == pytest.approx(float(marked[0]["time_s"]), abs=1e-3)
+    assert float(stretch.group(2)) == pytest.approx(float(marked[-1]["time_s"]), abs=1e-3)
+    labels = Counter(r["label"] for r in marked).most_common(1)[0][0]
+    assert f"labelled <b>{labels}</b>, the actions show <b>happy</b> (6 frames)" in stretch.group(3)
