@@ -109,3 +109,16 @@ def file_problem(path: Path, size: int, sha256: str) -> str | None:
     if sha256_file(path) != sha256:
         return "does not match its sha256"
     return None
+
+
+def tflite_twin(asset: ModelAsset) -> Path | None:
+    """The verified TFLite original the export kept beside a converted model, or None where there is none (an
+    older export: the ONNX copy runs instead)."""
+    twin = asset.manifest.get("tflite")
+    if not twin:
+        return None
+    path = asset.path.parent / twin["file"]
+    problem = file_problem(path, twin["size"], twin["sha256"])
+    if problem:
+        raise ModelError(f"model file {path} {problem}; {rebuild_hint(asset.path.parent)}")
+    return path

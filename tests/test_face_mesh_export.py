@@ -105,3 +105,46 @@ def test_truncated_packaged_tflite_names_the_fix(tmp_path, monkeypatch):
     (fake / "data" / mp.IRIS_FILE).unlink()
     with pytest.raises(ModelError, match="is missing: run ./install.sh"):
         mp.packaged_tflite_path(mp.IRIS_FILE)
+
+
+def test_on_a_cpu_the_fast_path_runs_the_verified_tflite_original_and_reads_what_the_onnx_copy_reads(
+    model_dir, backend, detector, tmp_path
+):
+    """The export keeps the TFLite original beside the ONNX copy; a CPU fast path runs it through LiteRT (faster
+    there) and its meshes match the ONNX copy's on every real face within the export check's tolerance; a twin
+    that does not match its manifest is refused with the fix named."""
+    from capture.synthetic import package_photo
+    from engines.backends.litert_backend import LiteRtModel
+    from engines.fast.face_mesh import FaceMesh
+    from engines.model_assets import tflite_twin
+    from engines.pipeline import FastPathOptions
+    from engines.pipeline.assembly import build_fast_path
+
+    mesh_asset, iris_asset = load_asset(FACE_MESH, model_dir), load_asset(IRIS, model_dir)
+    onnx_mesh = FaceMesh(backend.load(mesh_asset.path), mesh_asset, backend.load(iris_asset.path), iris_asset)
+    lite_mesh = FaceMesh(
+        LiteRtModel(tflite_twin(mesh_asset)), mesh_asset, LiteRtModel(tflite_twin(iris_asset)), iris_asset
+    )
+    worst, faces = 0.0, 0
+    for name in ("group", "portrait", "astronaut"):
+        image = package_photo(name)
+        boxes = [(d.box, d.landmarks) for d in detector.detect(image)]
+        for a, b in zip(onnx_mesh.read(image, boxes), lite_mesh.read(image, boxes), strict=True):
+            worst = max(worst, float(np.abs(a.points[:, :2] - b.points[:, :2]).max()))
+            worst = max(worst, float(np.abs(a.irises - b.irises).max()))
+            assert abs(a.score - b.score) < 1e-3
+            faces += 1
+    print(f"\nLiteRT vs ONNX Runtime on {faces} faces: max {worst:.2g} px (frame pixels)")
+    assert faces >= 8 and worst < 0.5
+
+    fast, info = build_fast_path(
+        FastPathOptions(model_dir=model_dir, backend="onnxruntime-cpu"), progress=lambda s: None
+    )
+    assert isinstance(fast.mesh.mesh, LiteRtModel) and "LiteRT" in info["backend"]["models"][FACE_MESH]
+
+    broken = tmp_path / "models"
+    shutil.copytree(model_dir, broken)
+    twin = broken / f"{FACE_MESH}.tflite"
+    twin.write_bytes(twin.read_bytes()[:1000])
+    with pytest.raises(ModelError, match="truncated or altered.*export-models --force"):
+        tflite_twin(load_asset(FACE_MESH, broken))

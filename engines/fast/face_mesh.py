@@ -124,7 +124,13 @@ class FaceMesh:
         side = float(np.hypot(*(b - a))) * EYE_ROI_SCALE
         return _affine((a + b) / 2, angle, side, self.iris_input.size, mirror=mirror)
 
-    def read(self, image: np.ndarray, faces: list[tuple[tuple[float, float, float, float], np.ndarray]]):
+    def read(
+        self,
+        image: np.ndarray,
+        faces: list[tuple[tuple[float, float, float, float], np.ndarray]],
+        irises: bool = True,
+    ) -> list[MeshReading]:
+        """`irises` False: the mesh alone (the iris model costs more than the mesh: two eyes a face)."""
         if not faces:
             return []
         matrices = [self.face_matrix(box, landmarks) for box, landmarks in faces]
@@ -133,8 +139,8 @@ class FaceMesh:
         coords = np.asarray(coords, np.float64).reshape(len(faces), -1, 3)
         scores = 1.0 / (1.0 + np.exp(-np.asarray(logits, np.float64).reshape(len(faces))))
         meshes = [_to_frame(c, m) for c, m in zip(coords, matrices, strict=True)]
-        irises = self._irises(image, meshes) if self.iris is not None else [None] * len(faces)
-        return [MeshReading(p, float(s), i) for p, s, i in zip(meshes, scores, irises, strict=True)]
+        centres = self._irises(image, meshes) if self.iris is not None and irises else [None] * len(faces)
+        return [MeshReading(p, float(s), i) for p, s, i in zip(meshes, scores, centres, strict=True)]
 
     def _irises(self, image: np.ndarray, meshes: list[np.ndarray]) -> list[np.ndarray]:
         """The iris centres of each face. The iris model's lids are not taken into the mesh (MediaPipe's

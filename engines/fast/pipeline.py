@@ -68,7 +68,8 @@ class FastPath:
         image = frame.image if self.device_frames is None else self.device_frames.upload(frame.image)
         upload_ms = (time.perf_counter() - start) * 1000
         detect_ms = 0.0
-        if step % self.detect_every == 0:
+        detect_frame = step % self.detect_every == 0
+        if detect_frame:
             t = time.perf_counter()
             detections = self.detector.detect(image)
             detect_ms = (time.perf_counter() - t) * 1000
@@ -83,7 +84,8 @@ class FastPath:
         readings = [None] * len(faces)
         people = [face.track_id for face in faces]
         if self.mesh is not None:
-            meshed = self.mesh.read(frame.image, [(f.box, f.landmarks) for f in faces])
+            # the irises (gaze) on detection frames only: the iris model costs more than the mesh
+            meshed = self.mesh.read(frame.image, [(f.box, f.landmarks) for f in faces], irises=detect_frame)
             people = [self.presence.update(f.track_id, frame.t, m.score) for f, m in zip(faces, meshed, strict=True)]
             kept = [i for i, person in enumerate(people) if person is not None]
             faces, readings, people = [faces[i] for i in kept], [meshed[i] for i in kept], [people[i] for i in kept]

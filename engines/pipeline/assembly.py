@@ -27,6 +27,7 @@ from engines.model_assets import (
     default_model_dir,
     is_exported,
     load_asset,
+    tflite_twin,
 )
 from engines.pipeline.options import AudioOptions, ExplainOptions, FastPathOptions
 from engines.slow.gate import ExplanationGate
@@ -59,7 +60,12 @@ def build_fast_path(options: FastPathOptions, progress: Callable[[str], None] = 
     mesh = None
     if options.mesh:
         mesh_asset, iris_asset = load_asset(FACE_MESH, model_dir), load_asset(IRIS, model_dir)
-        mesh = FaceMesh(backend.load(mesh_asset.path), mesh_asset, backend.load(iris_asset.path), iris_asset)
+        mesh = FaceMesh(
+            _mesh_model(backend, mesh_asset, options.threads),
+            mesh_asset,
+            _mesh_model(backend, iris_asset, options.threads),
+            iris_asset,
+        )
     fast_path = FastPath(
         detector,
         classifier,
@@ -75,6 +81,18 @@ def build_fast_path(options: FastPathOptions, progress: Callable[[str], None] = 
         "settings": options.as_dict(),
     }
     return fast_path, info
+
+
+def _mesh_model(backend, asset, threads: int):
+    """On a CPU backend, a TFLite-born model runs its verified original through LiteRT (XNNPACK), faster there
+    than the converted ONNX graph; on a GPU backend, the ONNX copy runs where the other models do."""
+    path = tflite_twin(asset)
+    if path is None or backend.name not in ("onnxruntime-cpu", "torch-cpu"):
+        return backend.load(asset.path)
+    from engines.backends.litert_backend import LiteRtModel
+
+    backend._loaded(asset.path, "LiteRT XNNPACK (CPU): the TFLite original, faster on a CPU than the ONNX copy")
+    return LiteRtModel(path, threads)
 
 
 def choose_preprocessing(where: str, model_device: str) -> tuple[DeviceFrames | None, str]:
