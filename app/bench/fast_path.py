@@ -54,8 +54,8 @@ def parse_variant(text: str, base: FastPathOptions) -> FastPathOptions:
 
 def _variant_name(info: dict) -> str:
     where = info["fast_path"]["preprocess"]["where"].split(" ")[0]
-    mesh = "mesh" if info["fast_path"].get("mesh") else "no-mesh"
-    return f"{info['backend']['name']}+{where}+{mesh}"
+    name = f"{info['backend']['name']}+{where}"
+    return name if info["fast_path"].get("mesh") else f"{name}+no-mesh"
 
 
 def _one_run(pipeline: Pipeline, frames) -> dict:

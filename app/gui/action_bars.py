@@ -55,8 +55,9 @@ class ActionBars(QWidget):
         super().__init__(parent)
         self.text_scale = text_scale
         self.face: FaceObservation | None = None
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
-        self.setMinimumHeight(self.sizeHint().height())
+        # it gives way first on a short screen: the rows that fit are drawn, the summary line always
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.setMinimumHeight(int(self.ROW * text_scale * 4))
         self.setToolTip(
             "Facial actions of the selected face, against its own neutral: % is percent of the eye spacing "
             "(eyes: of their usual opening). Geometric proxies of FACS units, measured on the face mesh; "
@@ -83,7 +84,8 @@ class ActionBars(QWidget):
         centre = 4 + name_w + span / 2
         face = self.face
         values = unit_values(face.actions) if face is not None and face.actions is not None else None
-        for i, (key, words) in enumerate(ROWS):
+        fit = max(0, min(len(ROWS), int(self.height() / row) - 2))
+        for i, (key, words) in enumerate(ROWS[:fit]):
             y = row * i
             painter.setPen(text)
             painter.drawText(QRectF(4, y, name_w, row), Qt.AlignmentFlag.AlignVCenter, words)
@@ -102,7 +104,7 @@ class ActionBars(QWidget):
                 Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
                 f"{v:+.1f}%",
             )
-        y = row * len(ROWS)
+        y = row * fit
         summary = action_summary(face)
         painter.setPen(QColor(DISAGREE_COLOR) if face is not None and face.disagrees else text)
         painter.drawText(

@@ -11,12 +11,30 @@ manifest's order, so the caller cannot tell which one ran.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from engines.backends.base import CompiledModel, TensorSpec
 from engines.errors import ModelError
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """File descriptor 2 sent to /dev/null while LiteRT starts: its C++ logger has no setting for its INFO line,
+    which would otherwise be the first thing a user reads on every run."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 class LiteRtModel(CompiledModel):
@@ -28,8 +46,9 @@ class LiteRtModel(CompiledModel):
         except ImportError as exc:
             raise ModelError("ai-edge-litert is not installed: run ./install.sh (pip install ai-edge-litert)") from exc
         self.path = path
-        self._interpreter = Interpreter(model_path=str(path), num_threads=threads)
-        self._interpreter.allocate_tensors()
+        with quiet_stderr():  # LiteRT writes "INFO: Created TensorFlow Lite XNNPACK delegate" there, every time
+            self._interpreter = Interpreter(model_path=str(path), num_threads=threads)
+            self._interpreter.allocate_tensors()
         (detail,) = self._interpreter.get_input_details()
         self._input = detail["index"]
         _, h, w, c = (int(x) for x in detail["shape"])

@@ -54,8 +54,11 @@ def run_tflite(path: Path, batch_nhwc: np.ndarray) -> dict[str, np.ndarray]:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError as exc:
         raise ModelError("ai-edge-litert is not installed: pip install ai-edge-litert==2.3.0") from exc
-    interpreter = Interpreter(model_path=str(path), num_threads=1)
-    interpreter.allocate_tensors()
+    from engines.backends.litert_backend import quiet_stderr
+
+    with quiet_stderr():
+        interpreter = Interpreter(model_path=str(path), num_threads=1)
+        interpreter.allocate_tensors()
     inp = interpreter.get_input_details()[0]["index"]
     outputs = {d["name"]: d["index"] for d in interpreter.get_output_details()}
     rows: dict[str, list[np.ndarray]] = {name: [] for name in outputs}
