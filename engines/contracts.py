@@ -153,21 +153,71 @@ class FrameResult:
 
 
 @dataclass(frozen=True)
+class Quantity:
+    """One number a fact states, bound to what it measures.
+
+    `subject`: what it is a quantity of ("sad" for sad's probability, "duration", "margin", "key frame", "pitch");
+    `value`: the number as the fact's text writes it ("0.28", "-12"); `unit`: as written after it ("", "s", "%",
+    "degrees", "dBFS", "Hz", "syllables/s", or any phrase such as "per minute"); `words`: how a sentence names the
+    subject (lower-case stems, "pitch var" or "most expressive"); empty means the subject itself. A number an
+    explanation writes after one of these words must be this quantity (engines/slow/grounding.py).
+    """
+
+    subject: str
+    value: str
+    unit: str = ""
+    words: tuple[str, ...] = ()
+
+    @property
+    def number(self) -> float:
+        return float(self.value)
+
+    @property
+    def written(self) -> str:
+        """As a sentence writes it: "0.28", "1.0 s", "12%"."""
+        if not self.unit:
+            return self.value
+        return f"{self.value}{self.unit}" if self.unit == "%" else f"{self.value} {self.unit}"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.words or (self.subject.lower(),)
+
+
+@dataclass(frozen=True)
 class Fact:
     """One measured statement about a face over a window, computed in code.
 
-    `cue` is the id the explainer must cite; `text` is how the prompt states it;
-    `numbers` are the only figures an explanation may quote about it.
+    `cue` is the id the explainer must cite; `text` is how the prompt states it; `quantities` are the only figures
+    an explanation may quote about it, each bound to its subject, and each written in `text`; `words` are the words
+    by which a sentence claims this cue (besides grounding.CUE_WORDS[cue]), so a new kind of fact declares them here.
     """
 
     cue: str
     text: str
-    numbers: tuple[str, ...] = ()
+    quantities: tuple[Quantity, ...] = ()
+    words: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        for q in self.quantities:
+            if not isinstance(q, Quantity):
+                raise TypeError(f"fact {self.cue!r}: {q!r} is not a Quantity (a number needs its subject and unit)")
+            if q.written not in self.text:
+                raise ValueError(f"fact {self.cue!r} does not write its {q.subject} as {q.written!r}: {self.text!r}")
+
+    @property
+    def numbers(self) -> tuple[str, ...]:
+        return tuple(q.value for q in self.quantities)
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """What the fast path saw of one face over one window: the explainer's whole input."""
+    """What the fast path saw of one face over one window: the explainer's whole input.
+
+    One definition per quantity: `confidence` and `second_confidence` are the window's mean probabilities of the
+    two top labels, and `margin` is the difference of exactly those two; `frame_margin` (each frame's own top-1
+    minus top-2, averaged) is the gate's measure of ambiguity and no fact states it.
+    """
 
     track_id: int
     window: tuple[float, float]  # seconds on the session clock
@@ -175,7 +225,7 @@ class Evidence:
     confidence: float  # its mean probability
     second_label: str
     second_confidence: float
-    margin: float  # mean top-1 minus top-2
+    frame_margin: float  # mean over the frames of each frame's top-1 minus top-2 (the gate's; never stated)
     entropy: float  # mean normalised entropy
     uncertain_share: float  # share of the window's frames the fast path flagged uncertain
     changed_from: str | None  # the previous window's label when it differs
@@ -183,6 +233,11 @@ class Evidence:
     facts: tuple[Fact, ...]
     voice: VoiceCues | None = None
     conflict: bool = False  # face and voice disagree (set by fusion when voice exists)
+
+    @property
+    def margin(self) -> float:
+        """The label's mean probability minus the runner-up's: the margin a fact states."""
+        return round(self.confidence - self.second_confidence, 4)
 
     @property
     def cue_ids(self) -> tuple[str, ...]:

@@ -14,9 +14,9 @@ from conftest import GROUP_CLIP, run_emolens
 
 from engines.contracts import EMOTIONS
 from engines.errors import ModelError
-from engines.slow.grounding import Ungrounded, check_answer, fact_quantities
+from engines.slow.evidence import written_probabilities
+from engines.slow.grounding import Ungrounded, check_answer, evidence_quantities
 from engines.slow.llm_models import DEFAULT_LLM, TRAINED_LLM, resolve_llm, trained_path
-from engines.slow.prompt import _written
 from training.explainer_data import CLIP_SPLITS, build_examples, sampled_track
 
 torch = pytest.importorskip("torch", reason="training needs torch, transformers and peft: ./install.sh --train")
@@ -34,20 +34,23 @@ def test_no_target_states_a_fact_missing_from_its_evidence(examples):
         assert e.prompt.endswith(e.evidence.facts[-1].text + "\nJSON: ")
         # the layout the grammar allows: the label's probability as the evidence wrote it, and no digit in the
         # sentence but the evidence's own quantities as written
-        assert f'"confidence": {e.evidence.facts[0].numbers[1]},' in e.target
+        assert f'"confidence": {written_probabilities(e.evidence)[0]},' in e.target
         text = answer["explanation"]
         assert text[0].isupper() and text.endswith(".") and len(text) <= 160 and '"' not in text
-        for written in sorted({_written(n, u) for n, u in fact_quantities(e.evidence)}, key=len, reverse=True):
+        for written in sorted({q.written for q in evidence_quantities(e.evidence)}, key=len, reverse=True):
             text = text.replace(written, "")
         assert not re.search(r"\d", text), (answer["explanation"], e.evidence.facts)
 
 
 def test_the_check_the_targets_pass_is_not_vacuous(examples):
-    e = next(x for x in examples if x.evidence.facts[0].numbers[1] != "0.99")
+    e = next(x for x in examples if "0.99" not in written_probabilities(x.evidence) and len(set(
+        written_probabilities(x.evidence))) == 2)  # fmt: skip
     answer = json.loads(e.target)
+    p1, p2 = written_probabilities(e.evidence)
     for wrong in (
         answer["explanation"][:-1] + ", at 0.99.",  # a number the evidence lacks
         answer["explanation"][:-1] + ", the brows raised.",  # a cue emolens does not measure
+        f"{e.evidence.label.capitalize()} at {p2}, ahead of {e.evidence.second_label}.",  # the runner-up's number
     ):
         with pytest.raises(Ungrounded):
             check_answer(json.dumps({**answer, "explanation": wrong}), e.evidence)

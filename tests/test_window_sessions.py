@@ -80,7 +80,7 @@ def test_an_explanation_of_the_last_session_never_lands_in_the_next(qtbot, windo
     first_feed = window.control.session.listener
     evidence = Evidence(
         track_id=99, window=(1.0, 2.0), label="happy", confidence=0.8, second_label="neutral",
-        second_confidence=0.1, margin=0.7, entropy=0.3, uncertain_share=0.0, changed_from=None, key_frames=(),
+        second_confidence=0.1, frame_margin=0.7, entropy=0.3, uncertain_share=0.0, changed_from=None, key_frames=(),
         facts=(),
     )  # fmt: skip
     explanation = Explanation(
@@ -214,16 +214,17 @@ def test_the_kiosk_banner_is_one_plain_sentence():
 
     from app.gui.plain_words import kiosk_sentence
     from engines.contracts import Evidence, Explanation, Fact
+    from engines.slow.evidence import key_frames_fact, label_fact, mouth_fact
 
     facts = (
-        Fact("label", "neutral over 1.0 s, probability 0.60 (second: sad 0.20)", ("1.0", "0.60", "0.20")),
-        Fact("key_frames", "most expressive at 11.01 s and 11.38 s", ("11.01", "11.38")),
-        Fact("mouth_drop", "mouth line 27% further below the nose than usual", ("27",)),
+        label_fact("neutral", "0.60", "sad", "0.20", "1.0"),
+        key_frames_fact(("11.01", "11.38")),
+        mouth_fact("mouth_drop", "mouth line 27% further below the nose than usual", "27"),
         Fact("head_turn", "head turned to the left"),
     )
     evidence = Evidence(
         track_id=14, window=(11.0, 12.0), label="neutral", confidence=0.6, second_label="sad",
-        second_confidence=0.2, margin=0.4, entropy=0.5, uncertain_share=0.0, changed_from=None,
+        second_confidence=0.2, frame_margin=0.4, entropy=0.5, uncertain_share=0.0, changed_from=None,
         key_frames=(11.01, 11.38), facts=facts,
     )  # fmt: skip
     explanation = Explanation(

@@ -13,13 +13,14 @@ import json
 import random
 
 from engines.contracts import Evidence, Fact
+from engines.slow.evidence import written_probabilities
 from engines.slow.grounding import Ungrounded, check_answer
 
 MAX_CHARS = 150  # under the grammar's 160
 
 
 def _label_clause(ev: Evidence, rng: random.Random, uncertain: bool) -> str:
-    _, p1, p2 = ev.facts[0].numbers
+    p1, p2 = written_probabilities(ev)
     label, second = ev.label, ev.second_label
     if uncertain:
         options = [
@@ -88,16 +89,14 @@ def _fact_clause(fact: Fact, ev: Evidence, rng: random.Random) -> str | None:
 
 
 def _voice_clauses(fact: Fact) -> list[str]:
-    parts = dict(p.split(" ", 1) if " " in p else (p, "") for p in fact.text.removeprefix("voice: ").split(", "))
-    speaking = "speaking" in fact.text.split(", ")[0]
-    loud = parts.get("loudness", "").strip()
-    head = "speaking" if speaking else "no speech"
+    said = {q.subject: q.written for q in fact.quantities}
+    head = "speaking" if fact.text.startswith("voice: speaking") else "no speech"
+    loud = said["loudness"]
     out = [f"{head}, loudness {loud}", f"the voice at {loud}"]
-    if "pitch" in parts:
-        out.append(f"{head} at {loud}, pitch {parts['pitch']}")
-    if "speaking rate" in fact.text:
-        rate = fact.text.split("speaking rate ")[1]
-        out.append(f"speaking at {rate}")
+    if "pitch" in said:
+        out.append(f"{head} at {loud}, pitch {said['pitch']}")
+    if "speaking rate" in said:
+        out.append(f"speaking at {said['speaking rate']}")
     return out
 
 
@@ -115,6 +114,7 @@ def _cite(ev: Evidence, rng: random.Random) -> list[Fact]:
 
 def target_answer(ev: Evidence, rng: random.Random) -> tuple[dict, str]:
     """The answer and its text exactly as the grammar lays it out (the label fact's own number strings)."""
+    p1, _ = written_probabilities(ev)
     for _ in range(20):
         cited = _cite(ev, rng)
         uncertain = any(f.cue == "uncertain" for f in cited)
@@ -132,9 +132,7 @@ def target_answer(ev: Evidence, rng: random.Random) -> tuple[dict, str]:
             return check_answer(text, ev), text
         except Ungrounded:
             continue  # a combination the check refuses (a repeated phrase, a word it reads as a claim): redraw
-    text = layout(
-        ev, [f.cue for f in ev.facts[1:2]] or ["label"], f"{ev.label.capitalize()} at {ev.facts[0].numbers[1]}."
-    )
+    text = layout(ev, [f.cue for f in ev.facts[1:2]] or ["label"], f"{ev.label.capitalize()} at {p1}.")
     return check_answer(text, ev), text
 
 
@@ -142,6 +140,6 @@ def layout(ev: Evidence, cues: list[str], sentence: str) -> str:
     """The answer as the grammar writes it: key order, spacing, and the label's probability as the evidence
     wrote it ("0.80", not 0.8)."""
     return (
-        f'{{"label": {json.dumps(ev.label)}, "confidence": {ev.facts[0].numbers[1]}, '
+        f'{{"label": {json.dumps(ev.label)}, "confidence": {written_probabilities(ev)[0]}, '
         f'"cues": [{", ".join(json.dumps(c) for c in cues)}], "explanation": {json.dumps(sentence)}}}'
     )

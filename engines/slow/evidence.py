@@ -9,13 +9,15 @@ earlier windows, because a wide mouth on one face is a neutral one on another.
 from __future__ import annotations
 
 import math
+import re
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from engines.contracts import EMOTIONS, Evidence, Fact, FrameResult, LandmarkCues, VoiceCues
+from engines.contracts import EMOTIONS, Evidence, Fact, FrameResult, LandmarkCues, Quantity, VoiceCues
+from engines.slow.grounding import EMOTION_WORDS
 
 NEUTRAL = EMOTIONS.index("neutral")
 
@@ -65,6 +67,93 @@ def samples_from_result(result: FrameResult) -> list[FaceSample]:
 
 def _num(value: float, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
+
+
+def _between(value: str, a: str, b: str) -> bool:
+    """Whether a written figure lies between two others, within their rounding."""
+    lo, hi = sorted((float(a), float(b)))
+    return lo - 0.01 <= float(value) <= hi + 0.01
+
+
+# What each fact's numbers are quantities of, and the words that name them in a sentence (grounding.py binds a
+# number written after one of these words to this subject). An emotion's probability is named by the emotion.
+# A new kind of fact is one call that declares the same, e.g.
+#   Fact("blink_rate", "blink rate 22 per minute", (Quantity("blink rate", "22", "per minute", ("blink",)),),
+#        words=("blink",))
+# (its quantities' subjects, values as written, units and naming words; `words`: what claims the fact at all).
+SUBJECTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "duration": ("duration", ("over", "for", "during", "lasting", "duration")),
+    "margin": ("margin", ("margin", "gap", "differ", "by")),
+    "trend start": ("trend start", ("from", "rising", "rose", "falling", "fell", "increas", "decreas", "trend")),
+    "trend end": ("trend end", ("to", "rising", "rose", "falling", "fell", "increas", "decreas", "trend")),
+    "key frame": ("key frame", ("at", "through", "expressive", "strongest", "peak", "key frame")),
+    "mouth_width": ("mouth width", ("mouth", "smil", "grin", "wider", "widen", "narrow")),
+    "mouth_drop": ("mouth line", ("mouth line", "mouth", "nose")),
+    "head_roll": ("head tilt", ("tilt", "head", "roll")),
+    "loudness": ("loudness", ("loud", "voice", "speak", "speech", "volume")),
+    "pitch": ("pitch", ("pitch", "voice", "speak", "speech")),
+    "pitch variability": ("pitch variability", ("pitch var", "variab", "voice", "speak", "speech")),
+    "speaking rate": ("speaking rate", ("rate", "syllable", "voice", "speak", "speech")),
+}
+
+
+def _bound(subject: str, value: str, unit: str = "") -> Quantity:
+    name, words = SUBJECTS[subject]
+    return Quantity(name, value, unit, words)
+
+
+def probability(emotion: str, value: str) -> Quantity:
+    """An emotion's probability over the window, named by the emotion's words."""
+    return Quantity(emotion, value, "", EMOTION_WORDS[emotion])
+
+
+def label_fact(label: str, p: str, second: str, p2: str, duration: str) -> Fact:
+    return Fact(
+        "label",
+        f"{label} over {duration} s, probability {p} (second: {second} {p2})",
+        (_bound("duration", duration, "s"), probability(label, p), probability(second, p2)),
+    )
+
+
+def written_probabilities(evidence: Evidence) -> tuple[str, str]:
+    """The label's and the runner-up's probabilities as the label fact writes them ("0.80", not 0.8)."""
+    label_fact = evidence.facts[0]
+    by_subject = {q.subject: q.value for q in label_fact.quantities}
+    return by_subject[evidence.label], by_subject[evidence.second_label]
+
+
+def uncertain_fact(label: str, p: str, second: str, p2: str) -> Fact:
+    """The margin is the difference of the two probabilities as the label fact writes them: one definition, so
+    that no reader's subtraction disagrees with it."""
+    margin = _num(float(p) - float(p2))
+    return Fact(
+        "uncertain",
+        f"the fast path is unsure: margin {margin} between {label} and {second}",
+        (_bound("margin", margin),),
+    )
+
+
+def trend_fact(label: str, start: str, end: str) -> Fact:
+    direction = "rising" if float(end) > float(start) else "falling"
+    return Fact(
+        "trend",
+        f"{label} probability {direction} from {start} to {end}",
+        (_bound("trend start", start), _bound("trend end", end)),
+    )
+
+
+def key_frames_fact(times: tuple[str, ...]) -> Fact:
+    quantities = tuple(_bound("key frame", t, "s") for t in times)
+    return Fact("key_frames", "most expressive at " + " and ".join(q.written for q in quantities), quantities)
+
+
+def head_roll_fact(degrees: str) -> Fact:
+    return Fact("head_roll", f"head tilted {degrees} degrees", (_bound("head_roll", degrees, "degrees"),))
+
+
+def mouth_fact(cue: str, text: str, pct: str) -> Fact:
+    """`mouth_width` or `mouth_drop`: a relative change of the mouth's geometry, in percent."""
+    return Fact(cue, text, (_bound(cue, pct, "%"),))
 
 
 class EvidenceBuilder:
@@ -135,48 +224,26 @@ class EvidenceBuilder:
         top, second = int(order[0]), int(order[1])
         label, second_label = EMOTIONS[top], EMOTIONS[second]
         confidence, second_conf = float(mean[top]), float(mean[second])
-        margin = float(np.mean([x.margin for x in samples]))
+        frame_margin = float(np.mean([x.margin for x in samples]))
         entropy = float(np.mean([x.entropy for x in samples]))
         uncertain_share = float(np.mean([x.uncertain for x in samples]))
         duration = samples[-1].t - samples[0].t
+        p1, p2 = _num(confidence), _num(second_conf)
 
-        facts = [
-            Fact(
-                "label",
-                f"{label} over {_num(duration, 1)} s, probability {_num(confidence)} "
-                f"(second: {second_label} {_num(second_conf)})",
-                (_num(duration, 1), _num(confidence), _num(second_conf)),
-            )
-        ]
+        facts = [label_fact(label, p1, second_label, p2, _num(duration, 1))]
         if uncertain_share >= 0.5:
-            facts.append(
-                Fact(
-                    "uncertain",
-                    f"the fast path is unsure: margin {_num(margin)} between {label} and {second_label}",
-                    (_num(margin),),
-                )
-            )
+            facts.append(uncertain_fact(label, p1, second_label, p2))
         changed_from = track.last_label if track.last_label not in (None, label) else None
         if changed_from:
             facts.append(Fact("change", f"changed from {changed_from} to {label}"))
-        start, end = (
-            float(probs[: max(1, len(probs) // 4), top].mean()),
-            float(probs[-max(1, len(probs) // 4) :, top].mean()),
-        )
-        if abs(end - start) >= s.trend_min:
-            direction = "rising" if end > start else "falling"
-            facts.append(
-                Fact(
-                    "trend",
-                    f"{label} probability {direction} from {_num(start)} to {_num(end)}",
-                    (_num(start), _num(end)),
-                )
-            )
+        quarter = max(1, len(probs) // 4)
+        start, end = float(probs[:quarter, top].mean()), float(probs[-quarter:, top].mean())
+        if abs(end - start) >= s.trend_min and _between(p1, _num(start), _num(end)):
+            facts.append(trend_fact(label, _num(start), _num(end)))
         facts += self._geometry_facts(track, samples)
         key_frames = self._key_frames(samples)
         if key_frames:
-            times = " and ".join(f"{_num(k)} s" for k in key_frames)
-            facts.append(Fact("key_frames", f"most expressive at {times}", tuple(_num(k) for k in key_frames)))
+            facts.append(key_frames_fact(tuple(_num(k) for k in key_frames)))
         if voice is not None:
             facts.append(_voice_fact(voice))
         track.last_label = label
@@ -187,7 +254,7 @@ class EvidenceBuilder:
             confidence=round(confidence, 4),
             second_label=second_label,
             second_confidence=round(second_conf, 4),
-            margin=round(margin, 4),
+            frame_margin=round(frame_margin, 4),
             entropy=round(entropy, 4),
             uncertain_share=round(uncertain_share, 3),
             changed_from=changed_from,
@@ -221,12 +288,13 @@ class EvidenceBuilder:
                 change = value / max(float(np.median(history)), 1e-6) - 1
                 if abs(change) >= s.cue_change_min:
                     pct = f"{abs(change) * 100:.0f}"
-                    facts.append(Fact(cue, text.format(pct=pct, word=more if change > 0 else less), (pct,)))
+                    word = more if change > 0 else less
+                    facts.append(mouth_fact(cue, text.format(pct=pct, word=word), pct))
             history.append(value)
         roll = float(np.median([x.cues.roll_deg for x in samples]))
         if abs(roll) >= s.roll_min_deg:
             deg = f"{abs(roll):.0f}"
-            facts.append(Fact("head_roll", f"head tilted {deg} degrees", (deg,)))
+            facts.append(head_roll_fact(deg))
         yaw = float(np.median([x.cues.yaw for x in samples]))
         if abs(yaw) >= s.yaw_min:
             side = "right" if yaw > 0 else "left"
@@ -246,23 +314,32 @@ class EvidenceBuilder:
 
 
 def _voice_fact(voice: VoiceCues) -> Fact:
-    parts = ["speaking" if voice.speech else "no speech", f"loudness {voice.loudness_db:.0f} dBFS"]
-    numbers = [f"{voice.loudness_db:.0f}"]
-    if voice.pitch_hz is not None:
-        parts.append(f"pitch {voice.pitch_hz:.0f} Hz")
-        numbers.append(f"{voice.pitch_hz:.0f}")
-    if voice.pitch_var is not None:
-        parts.append(f"pitch variability {voice.pitch_var:.0f} Hz")
-        numbers.append(f"{voice.pitch_var:.0f}")
-    if voice.rate is not None:
-        parts.append(f"speaking rate {voice.rate:.1f} syllables/s")
-        numbers.append(f"{voice.rate:.1f}")
-    return Fact("voice", "voice: " + ", ".join(parts), tuple(numbers))
+    parts = ["speaking" if voice.speech else "no speech"]
+    bound = []
+    measures = (
+        ("loudness", voice.loudness_db, "{:.0f}", "dBFS"),
+        ("pitch", voice.pitch_hz, "{:.0f}", "Hz"),
+        ("pitch variability", voice.pitch_var, "{:.0f}", "Hz"),
+        ("speaking rate", voice.rate, "{:.1f}", "syllables/s"),
+    )
+    for name, value, form, unit in measures:
+        if value is not None:
+            q = _bound(name, form.format(value), unit)
+            parts.append(f"{name} {q.written}")
+            bound.append(q)
+    return Fact("voice", "voice: " + ", ".join(parts), tuple(bound))
 
 
 def with_conflict(evidence: Evidence, description: str) -> Evidence:
-    """Marks face/voice disagreement (decided by fusion) on a window, as a fact the explainer must cite."""
+    """Marks face/voice disagreement (decided by fusion) on a window, as a fact the explainer must cite. The voice
+    figures the description repeats are bound as the voice fact binds them."""
     from dataclasses import replace
 
-    fact = Fact("conflict", f"face and voice disagree: {description}")
+    text = f"face and voice disagree: {description}"
+    voice = [q for f in evidence.facts if f.cue == "voice" for q in f.quantities]
+    fact = Fact("conflict", text, tuple(q for q in voice if re.search(_written_pattern(q), text)))
     return replace(evidence, conflict=True, facts=(*evidence.facts, fact))
+
+
+def _written_pattern(q: Quantity) -> str:
+    return r"(?<![\w.])" + re.escape(q.written) + r"(?![\w/])"

@@ -24,7 +24,7 @@ TRIGGERS = ("conflict", "ambiguous", "change", "new_face", "stale")  # in order 
 
 @dataclass(frozen=True)
 class GateSettings:
-    max_margin: float = 0.15  # a window whose mean top-2 margin is below this is ambiguous
+    max_margin: float = 0.15  # a window whose frames' mean top-2 margin (`frame_margin`) is below this is ambiguous
     min_entropy: float = 0.8  # ... or whose mean normalised entropy is above this
     min_uncertain_share: float = 0.5  # ... or where the fast path flagged this share of frames uncertain
     explain_changes: bool = True
@@ -52,7 +52,7 @@ class GateSettings:
 
 def is_ambiguous(evidence: Evidence, settings: GateSettings) -> bool:
     return (
-        evidence.margin < settings.max_margin
+        evidence.frame_margin < settings.max_margin
         or evidence.entropy > settings.min_entropy
         or evidence.uncertain_share >= settings.min_uncertain_share
     )
@@ -87,7 +87,7 @@ class ExplanationGate:
         elif is_ambiguous(evidence, s):
             trigger = Trigger.AMBIGUOUS
             why = (
-                f"margin {evidence.margin:.2f}, entropy {evidence.entropy:.2f}, "
+                f"frame margin {evidence.frame_margin:.2f}, entropy {evidence.entropy:.2f}, "
                 f"uncertain on {evidence.uncertain_share:.0%} of frames"
             )
         elif s.explain_changes and evidence.changed_from:
@@ -140,7 +140,7 @@ def decision_record(decision: GateDecision, evidence: Evidence) -> dict:
         "trigger": decision.trigger,
         "reason": decision.reason,
         "label": evidence.label,
-        "margin": evidence.margin,
+        "frame_margin": evidence.frame_margin,
         "entropy": evidence.entropy,
         "uncertain_share": evidence.uncertain_share,
     }

@@ -12,7 +12,16 @@ from __future__ import annotations
 import json
 
 from engines.contracts import Evidence, Fact
-from engines.slow.grounding import fact_quantities
+from engines.slow.evidence import (
+    head_roll_fact,
+    key_frames_fact,
+    label_fact,
+    mouth_fact,
+    trend_fact,
+    uncertain_fact,
+    written_probabilities,
+)
+from engines.slow.grounding import evidence_quantities
 
 INSTRUCTIONS = (
     "Each record lists facts measured about one face over a short window of video. "
@@ -22,7 +31,7 @@ INSTRUCTIONS = (
 
 
 def _label(label: str, p: str, second: str, p2: str) -> Fact:
-    return Fact("label", f"{label} over 0.9 s, probability {p} (second: {second} {p2})", ("0.9", p, p2))
+    return label_fact(label, p, second, p2, "0.9")
 
 
 # Worked examples; a test checks that each passes the same grounding check as the model's answers.
@@ -30,9 +39,9 @@ EXAMPLES: tuple[tuple[tuple[Fact, ...], dict], ...] = (
     (
         (
             _label("happy", "0.82", "neutral", "0.09"),
-            Fact("trend", "happy probability rising from 0.61 to 0.82", ("0.61", "0.82")),
-            Fact("mouth_width", "mouth 12% wider than this face's usual", ("12",)),
-            Fact("key_frames", "most expressive at 4.10 s and 4.53 s", ("4.10", "4.53")),
+            trend_fact("happy", "0.61", "0.82"),
+            mouth_fact("mouth_width", "mouth 12% wider than this face's usual", "12"),
+            key_frames_fact(("4.10", "4.53")),
         ),
         {
             "label": "happy",
@@ -44,9 +53,9 @@ EXAMPLES: tuple[tuple[tuple[Fact, ...], dict], ...] = (
     (
         (
             _label("neutral", "0.48", "sad", "0.31"),
-            Fact("uncertain", "the fast path is unsure: margin 0.17 between neutral and sad", ("0.17",)),
-            Fact("head_roll", "head tilted 14 degrees", ("14",)),
-            Fact("key_frames", "most expressive at 7.20 s and 7.63 s", ("7.20", "7.63")),
+            uncertain_fact("neutral", "0.48", "sad", "0.31"),
+            head_roll_fact("14"),
+            key_frames_fact(("7.20", "7.63")),
         ),
         {
             "label": "neutral",
@@ -59,7 +68,7 @@ EXAMPLES: tuple[tuple[tuple[Fact, ...], dict], ...] = (
         (
             _label("neutral", "0.93", "happy", "0.03"),
             Fact("head_turn", "head turned to the right"),
-            Fact("key_frames", "most expressive at 0.37 s and 0.70 s", ("0.37", "0.70")),
+            key_frames_fact(("0.37", "0.70")),
         ),
         {
             "label": "neutral",
@@ -72,8 +81,8 @@ EXAMPLES: tuple[tuple[tuple[Fact, ...], dict], ...] = (
         (
             _label("angry", "0.66", "neutral", "0.20"),
             Fact("change", "changed from neutral to angry"),
-            Fact("mouth_drop", "mouth line 9% closer to the nose than usual", ("9",)),
-            Fact("key_frames", "most expressive at 12.40 s and 12.73 s", ("12.40", "12.73")),
+            mouth_fact("mouth_drop", "mouth line 9% closer to the nose than usual", "9"),
+            key_frames_fact(("12.40", "12.73")),
         ),
         {
             "label": "angry",
@@ -85,9 +94,9 @@ EXAMPLES: tuple[tuple[tuple[Fact, ...], dict], ...] = (
     (
         (
             _label("sad", "0.71", "neutral", "0.18"),
-            Fact("head_roll", "head tilted 11 degrees", ("11",)),
+            head_roll_fact("11"),
             Fact("head_turn", "head turned to the left"),
-            Fact("key_frames", "most expressive at 2.03 s and 2.50 s", ("2.03", "2.50")),
+            key_frames_fact(("2.03", "2.50")),
         ),
         {
             "label": "sad",
@@ -121,23 +130,18 @@ def _literal(text: str) -> str:
     return json.dumps(text)  # GBNF string literals use JSON's escapes
 
 
-def _written(number: str, unit: str) -> str:
-    if not unit:
-        return number
-    return f"{number}{unit}" if unit == "%" else f"{number} {unit}"
-
-
 def build_grammar(evidence: Evidence, max_chars: int = 160) -> str:
     """The label comes with the evidence's own probability for it, and the sentence's only digits are the
-    evidence's numbers: neither can be invented."""
-    label_fact = evidence.facts[0]
-    p1, p2 = label_fact.numbers[1], label_fact.numbers[2]
+    evidence's numbers: neither can be invented. Which fact a number in the sentence is written next to is left
+    to the grounding check: the sentence is free text to this grammar, which cannot look back at the word before
+    a number, and listing every "subject ... number" phrase would fix the wording the model may use."""
+    p1, p2 = written_probabilities(evidence)
     choices = [(evidence.label, p1), (evidence.second_label, p2)]
     label = " | ".join(_literal(f'"{name}", "confidence": {p}') for name, p in choices)
     cue_ids = [c for c in evidence.cue_ids if c != "label"] or ["label"]
     cues = " | ".join(_literal(f'"{c}"') for c in cue_ids)
     most = len(cue_ids) - 1
-    written = sorted({_written(n, u) for n, u in fact_quantities(evidence)}, key=len, reverse=True)
+    written = sorted({q.written for q in evidence_quantities(evidence)}, key=len, reverse=True)
     num = " | ".join(_literal(w) for w in written) if written else '"0"'
     return "\n".join(
         (

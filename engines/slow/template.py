@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 
 from engines.contracts import Evidence
+from engines.slow.evidence import written_probabilities
 
 
 def template_answer(evidence: Evidence) -> dict:
     label_fact, *rest = evidence.facts
-    _, p1, p2 = label_fact.numbers
+    p1, p2 = written_probabilities(evidence)
     head = f"{evidence.label.capitalize()} at {p1}, next {evidence.second_label} at {p2}"
     parts = [head] + [_stated(fact.cue, fact.text, evidence) for fact in rest]
     cues = [fact.cue for fact in rest] or [label_fact.cue]
