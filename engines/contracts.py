@@ -233,6 +233,7 @@ class Evidence:
     facts: tuple[Fact, ...]
     voice: VoiceCues | None = None
     conflict: bool = False  # face and voice disagree (set by fusion when voice exists)
+    action_disagreement: float = 0.0  # share of the measured frames whose facial actions contradicted the label
 
     @property
     def margin(self) -> float:

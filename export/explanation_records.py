@@ -36,6 +36,7 @@ def explanation_record(explanation: Explanation, evidence: Evidence) -> dict:
         "changed_from": evidence.changed_from,
         "key_frames": list(evidence.key_frames),
         "conflict": evidence.conflict,
+        "action_disagreement": evidence.action_disagreement,
     }
     return record
 
@@ -71,4 +72,5 @@ def evidence_from_record(record: dict) -> Evidence:
         key_frames=tuple(m["key_frames"]),
         facts=facts,
         conflict=m["conflict"],
+        action_disagreement=m.get("action_disagreement", 0.0),  # records written before the facial actions
     )

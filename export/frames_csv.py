@@ -113,6 +113,9 @@ def read_frames_csv(path: Path) -> Iterator[tuple[float, list[FaceSample]]]:
                     margin=float(row["margin"]),
                     entropy=float(row["entropy"]),
                     cues=LandmarkCues(*(float(row[c]) for c in ("mouth_width", "mouth_drop", "roll_deg", "yaw"))),
+                    actions=actions_from_row(row),
+                    action_label=row.get("action_label") or None,
+                    disagrees=row.get("disagrees") == "1",
                 )
             except (TypeError, ValueError) as exc:
                 if line == len(rows) + 1:

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engines.contracts import EMOTIONS, Evidence, Fact, FrameResult, LandmarkCues, Quantity, VoiceCues
+from engines.contracts import EMOTIONS, Evidence, FacialActions, Fact, FrameResult, LandmarkCues, Quantity, VoiceCues
+from engines.slow.action_facts import ActionFrame, blink_fact, moved_facts, reading_facts
 from engines.slow.grounding import EMOTION_WORDS
 
 NEUTRAL = EMOTIONS.index("neutral")
@@ -33,6 +34,9 @@ class FaceSample:
     margin: float
     entropy: float
     cues: LandmarkCues
+    actions: FacialActions | None = None  # None without the mesh or while the person's baseline is learned
+    action_label: str | None = None
+    disagrees: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,21 @@ class _Track:
 
 
 def samples_from_result(result: FrameResult) -> list[FaceSample]:
-    return [FaceSample(result.t, f.track_id, f.probs, f.uncertain, f.margin, f.entropy, f.cues) for f in result.faces]
+    return [
+        FaceSample(
+            result.t,
+            f.track_id,
+            f.probs,
+            f.uncertain,
+            f.margin,
+            f.entropy,
+            f.cues,
+            f.actions,
+            f.action_label,
+            f.disagrees,
+        )
+        for f in result.faces
+    ]
 
 
 def _num(value: float, digits: int = 2) -> str:
@@ -244,10 +262,18 @@ class EvidenceBuilder:
         key_frames = self._key_frames(samples)
         if key_frames:
             facts.append(key_frames_fact(tuple(_num(k) for k in key_frames)))
+        frames = [ActionFrame(x.t, x.actions, x.action_label, x.disagrees) for x in samples]
+        facts += moved_facts(frames)
+        blinks = blink_fact(frames)
+        if blinks is not None:
+            facts.append(blinks)
+        reading, disagreement = reading_facts(frames, label)
+        facts += reading
         if voice is not None:
             facts.append(_voice_fact(voice))
         track.last_label = label
         return Evidence(
+            action_disagreement=round(disagreement, 3),
             track_id=track_id,
             window=window,
             label=label,

@@ -18,6 +18,7 @@ from typing import ClassVar
 
 from engines.contracts import Evidence, GateDecision, Trigger
 from engines.settings_file import load_settings
+from engines.slow.action_facts import DISAGREE_SHARE as DISAGREEMENT_SHARE
 
 TRIGGERS = ("conflict", "ambiguous", "change", "new_face", "stale")  # in order of priority
 
@@ -55,6 +56,7 @@ def is_ambiguous(evidence: Evidence, settings: GateSettings) -> bool:
         evidence.frame_margin < settings.max_margin
         or evidence.entropy > settings.min_entropy
         or evidence.uncertain_share >= settings.min_uncertain_share
+        or evidence.action_disagreement >= DISAGREEMENT_SHARE  # the facial actions contradict the label
     )
 
 

@@ -146,6 +146,9 @@ def evidence_labels(evidence: Evidence) -> set[str]:
     named = {evidence.label, evidence.second_label}
     if evidence.changed_from:
         named.add(evidence.changed_from)
+    for fact in evidence.facts:  # the emotion the facial actions show, when a fact states it
+        if fact.cue == "actions_disagree":
+            named.add(fact.text.split(" show ", 1)[1].split(",", 1)[0])
     return named
 
 
