@@ -44,7 +44,7 @@ class SessionBridge(QObject):
             return SessionFeed(self, self.generation)
 
     def end(self) -> None:
-        """The user stopped the session: no frame of it is painted from now on (its last states and
+        """The user stopped the session: no frame or rate of it is shown from now on (its last states and
         explanations still arrive)."""
         with self._lock:
             self._frames_open = False
@@ -79,9 +79,10 @@ class SessionBridge(QObject):
     def _deliver(self, generation: int, kind: str, payload) -> None:
         if generation != self.generation:  # a stopped session's last words
             return
+        if kind in ("frame", "stats") and not self._frames_open:
+            return  # after Stop: no picture, and no rates for a session that no longer runs
         if kind == "frame":
-            if self._frames_open:
-                self.frame_ready.emit()
+            self.frame_ready.emit()
         elif kind == "token":
             self.token.emit(*payload)
         else:
