@@ -97,8 +97,15 @@ class MainWindow(QMainWindow):
         column = QVBoxLayout(right)
         column.setContentsMargins(6, 0, 0, 0)
         column.addWidget(self.bars)
-        column.addWidget(self.actions)
-        column.addWidget(self.explanations, 1)
+        # the action bars keep their rows and the explanations take what is left (their list scrolls); the
+        # handle between them moves
+        below = QSplitter(Qt.Orientation.Vertical)
+        below.addWidget(self.actions)
+        below.addWidget(self.explanations)
+        below.setStretchFactor(0, 0)
+        below.setStretchFactor(1, 1)
+        below.setSizes([self.actions.sizeHint().height(), 400])
+        column.addWidget(below, 1)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
         split.addWidget(right)
