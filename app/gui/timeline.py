@@ -76,10 +76,13 @@ class TimelinePlot(QWidget):
         self._dirty = True
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        """pyqtgraph's scene is torn down before Qt deletes its items: a paint queued in between drew a deleted
-        axis and crashed the process (seen once in the test suite)."""
+        """The plot is hidden at once and deleted by Qt between events, view and scene together. Clearing
+        pyqtgraph's scene here instead (its `close()`) left events already queued for its items (the hover of
+        a window just shown, then closed by SIGTERM) aimed at deleted items: a segfault, 2 runs in 12; and a
+        plot left to the window's own teardown drew a deleted axis once (a paint queued in between)."""
         self._closed = True
-        self.plot.close()
+        self.plot.hide()
+        self.plot.deleteLater()
         super().closeEvent(event)
 
     def clear(self) -> None:
