@@ -51,13 +51,14 @@ class LiveRecording:
         recorder = self._recorder
         return recorder.folder if recorder else None
 
-    def sync(self) -> None:
-        """Opens or closes a folder as asked, and starts the next day's."""
+    def sync(self) -> bool:
+        """Opens or closes a folder as asked, and starts the next day's; True when a new day's folder began."""
         rotate = self._rotation is not None and self._recorder is not None and self._rotation.due(self._day)
         if self._recorder is not None and (not self.wanted or rotate):
             self.close("complete" if self.wanted else "recording stopped by user")
         if self.wanted and self._recorder is None:
             self._open()
+        return rotate
 
     def _open(self) -> None:
         assert self.plan is not None

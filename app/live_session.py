@@ -173,7 +173,8 @@ class LiveSession:
             if self._stop.is_set():
                 break
             frame = replace(frame, t=frame.t - self._t0) if source.clock_time else frame  # since the start
-            self.recording.sync()
+            if self.recording.sync():  # a new day: the kiosk's people are the day's, nothing carries over
+                self._pipeline.forget_people()
             dropped, result = source.dropped, self._pipeline.step(frame)  # the drops before this frame
             self._check_voice()
             self._counts["processed"] += 1

@@ -131,6 +131,7 @@ class FaceObservation:
     actions: FacialActions | None = None  # None without the mesh, or while the person's baseline is learned
     action_label: str | None = None  # the emotion the actions clearly show (engines/fast/action_prototypes.py)
     disagrees: bool = False  # the actions clearly show another emotion than `label`, and contradict `label`
+    person_id: int | None = None  # who the face is across tracks (PersonIdentity); None while not yet known
 
 
 @dataclass(frozen=True)

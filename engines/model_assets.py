@@ -20,8 +20,9 @@ EXPRESSION = "fer_mini_xception"
 VAD = "silero_vad_16k"
 FACE_MESH = "mediapipe_face_mesh"
 IRIS = "mediapipe_iris"
+FACE_DESCRIPTOR = "dlib_face_descriptor"
 # what every session needs, built at install or first use
-FAST_PATH_MODELS = (DETECTOR, EXPRESSION, VAD, FACE_MESH, IRIS)
+FAST_PATH_MODELS = (DETECTOR, EXPRESSION, VAD, FACE_MESH, IRIS, FACE_DESCRIPTOR)
 
 
 def rebuild_hint(model_dir: Path) -> str:
@@ -111,14 +112,20 @@ def file_problem(path: Path, size: int, sha256: str) -> str | None:
     return None
 
 
-def tflite_twin(asset: ModelAsset) -> Path | None:
-    """The verified TFLite original the export kept beside a converted model, or None where there is none (an
-    older export: the ONNX copy runs instead)."""
-    twin = asset.manifest.get("tflite")
-    if not twin:
+def companion_file(asset: ModelAsset, key: str) -> Path | None:
+    """A verified file the export kept beside a model under manifest key `key` (a TFLite original, a model's
+    own landmark predictor), or None where the manifest names none."""
+    entry = asset.manifest.get(key)
+    if not entry:
         return None
-    path = asset.path.parent / twin["file"]
-    problem = file_problem(path, twin["size"], twin["sha256"])
+    path = asset.path.parent / entry["file"]
+    problem = file_problem(path, entry["size"], entry["sha256"])
     if problem:
         raise ModelError(f"model file {path} {problem}; {rebuild_hint(asset.path.parent)}")
     return path
+
+
+def tflite_twin(asset: ModelAsset) -> Path | None:
+    """The verified TFLite original the export kept beside a converted model, or None where there is none (an
+    older export: the ONNX copy runs instead)."""
+    return companion_file(asset, "tflite")

@@ -37,7 +37,13 @@ class FramesCsvWriter:
             c = face.cues
             self._file.append(
                 ",".join(
-                    [f"{result.t:.4f}", str(result.index), str(face.track_id), str(int(face.detected))]
+                    [
+                        f"{result.t:.4f}",
+                        str(result.index),
+                        str(face.track_id),
+                        _cell(face.person_id),
+                        str(int(face.detected)),
+                    ]
                     + [f"{face.det_score:.4f}"]
                     + [f"{v:.1f}" for v in face.box]
                     + [f"{p:.5f}" for p in face.probs]
@@ -64,6 +70,10 @@ class FramesCsvWriter:
     @property
     def closed(self) -> bool:
         return self._file.closed
+
+
+def _cell(value: int | None) -> str:
+    return "" if value is None else str(value)
 
 
 def _action_cells(actions: FacialActions | None) -> list[str]:
@@ -96,18 +106,20 @@ def read_frames_csv(path: Path) -> Iterator[tuple[float, list[FaceSample]]]:
         raise EmolensError(f"cannot read {path}: {exc.strerror}") from exc
     with f:
         reader = csv.DictReader(f)
-        later = {"latency_ms", "face_score", *ACTION_COLUMNS, "action_label", "disagrees"}  # not in schemas 1-2
+        later = {"latency_ms", "face_score", *ACTION_COLUMNS, "action_label", "disagrees", "person_id"}  # 1-3 lack
         missing = set(COLUMNS) - later - set(reader.fieldnames or ())
         if missing:
             raise EmolensError(f"{path} is not an emolens frames.csv (missing columns: {', '.join(sorted(missing))})")
         rows = list(reader)
         frame_t, faces = None, []
         for line, row in enumerate(rows, start=2):
+            if row.get("person_id") == "":
+                continue  # a face whose person was not known yet: live, the slow path did not see it either
             try:
                 t = float(row["time_s"])
                 sample = FaceSample(
                     t=t,
-                    track_id=int(row["track_id"]),
+                    track_id=int(row["person_id"] if "person_id" in row else row["track_id"]),  # schema 4: person
                     probs=np.array([float(row[f"p_{e}"]) for e in EMOTIONS]),
                     uncertain=row["uncertain"] == "1",
                     margin=float(row["margin"]),

@@ -61,7 +61,38 @@ def read_frames_table(csv_path: Path):
         )
     except pa.ArrowInvalid as exc:
         raise EmolensError(f"{csv_path} is not a readable emolens frames.csv: {exc}") from exc
-    return table.cast(schema)
+    return _with_persons(table.cast(schema), decided_persons(csv_path.parent / "events.jsonl"))
+
+
+def decided_persons(events_path: Path) -> dict[int, int]:
+    """track -> person, as the session decided them (`person` events in events.jsonl)."""
+    import json
+
+    if not events_path.exists():
+        return {}
+    persons = {}
+    for line in readable_lines(events_path)[0]:
+        if '"person"' in line:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("event") == "person":
+                persons[int(record["track_id"])] = int(record["person_id"])
+    return persons
+
+
+def _with_persons(table, persons: dict[int, int]):
+    """Rows written while their face's person was not known yet (the moment its descriptor took) get the person
+    the session decided for their track; rows of a track never decided stay empty."""
+    pa = _pyarrow()
+    column = table.column("person_id")
+    if not persons or column.null_count == 0:
+        return table
+    tracks = table.column("track_id").to_pylist()
+    filled = [p if p is not None else persons.get(t) for t, p in zip(tracks, column.to_pylist(), strict=True)]
+    index = table.schema.get_field_index("person_id")
+    return table.set_column(index, table.schema.field(index), pa.array(filled, pa.int64()))
 
 
 def write_frames_parquet(csv_path: Path, parquet_path: Path) -> int:

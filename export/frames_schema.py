@@ -10,7 +10,8 @@ from dataclasses import dataclass, fields
 
 from engines.contracts import EMOTIONS, FacialActions
 
-FRAMES_SCHEMA_VERSION = 3  # 2: latency_ms added; the Parquet copy. 3: the face score and facial actions
+# 2: latency_ms added; the Parquet copy. 3: the face score and facial actions. 4: person_id
+FRAMES_SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ FRAME_COLUMNS: tuple[Column, ...] = (
     Column("time_s", "float", "s"),
     Column("frame", "int", ""),
     Column("track_id", "int", ""),
+    Column("person_id", "int", ""),
     Column("detected", "bool", ""),
     Column("det_score", "float", "0-1"),
     Column("box_x1", "float", "px"),

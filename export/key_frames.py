@@ -68,20 +68,20 @@ class KeyFrameCapture:
             written = self.flush()
             self._segment_end = result.t + self.options.every_s
         for face in result.faces:
-            if face.uncertain:
+            if face.uncertain or face.person_id is None:
                 continue
             score = expressiveness(face.probs)
-            best = self._best.get(face.track_id)
+            best = self._best.get(face.person_id)
             if best is None or score > best.score:
-                self._best[face.track_id] = _Best(score, result.t, face.label, self._crop(frame.image, face.box))
+                self._best[face.person_id] = _Best(score, result.t, face.label, self._crop(frame.image, face.box))
         return written
 
     def flush(self) -> list[dict]:
         """Writes the stretch's best crop per face; raises OSError when it cannot (a full disk)."""
         records = []
-        for track_id, best in sorted(self._best.items()):
+        for person_id, best in sorted(self._best.items()):
             self.folder.mkdir(exist_ok=True)
-            name = f"t{best.t:09.3f}_face{track_id}.jpg"
+            name = f"t{best.t:09.3f}_person{person_id}.jpg"
             ok, data = cv2.imencode(".jpg", best.crop, [cv2.IMWRITE_JPEG_QUALITY, 85])
             if not ok:
                 raise OSError(f"could not encode key frame {name}")
@@ -90,7 +90,7 @@ class KeyFrameCapture:
                 {
                     "event": "key_frame",
                     "file": f"{self.folder.name}/{name}",
-                    "track_id": track_id,
+                    "person_id": person_id,
                     "t": round(best.t, 3),
                     "label": best.label,
                     "expressiveness": round(best.score, 3),

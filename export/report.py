@@ -257,7 +257,7 @@ def _overview(log: SessionLog, clock: SessionClock) -> str:
         ("ended", "Ended", escape(_when(info.get("ended")) if info.get("ended") else "not recorded")),
         ("duration", "Duration", f"{clock.duration:.1f} s"),
         ("zero", "0 s on this page", escape(clock.zero.format(started=_when(info.get("started"))))),
-        ("people", "People", str(len(log.track_ids))),
+        ("people", "People", _people_count(log)),
         ("frames", "Frames", _frames_line(counts, log)),
         ("explanations", "Explanations", explained),
     ]
@@ -267,6 +267,14 @@ def _overview(log: SessionLog, clock: SessionClock) -> str:
         + "".join(f'<dt>{k}</dt><dd data-field="{f}"{data.get(f, "")}>{v}</dd>' for f, k, v in items)
         + "</dl>"
     )
+
+
+def _people_count(log: SessionLog) -> str:
+    people, tracks = len(log.person_ids), len(log.track_ids)
+    line = f"{people}" + (f" (seen as {tracks} separate tracks)" if tracks != people else "")
+    if log.unidentified_rows:
+        line += f"; {log.unidentified_rows} rows of faces seen too briefly to tell who they were"
+    return escape(line)
 
 
 def _frames_line(counts: dict, log: SessionLog) -> str:
@@ -316,7 +324,7 @@ def _people(log: SessionLog, clock: SessionClock) -> str:
     x_range = (0.0, max(clock.duration, 1.0))
     marks = _explanation_marks(log)
     key_frames = [e for e in log.events if e.get("event") == "key_frame"]
-    tracks = {track_id: log.track(track_id) for track_id in log.track_ids}
+    tracks = {person_id: log.person(person_id) for person_id in log.person_ids}
     short = [tid for tid, f in tracks.items() if seen_s(f) < SHORT_S]
     legend = " ".join(
         f'<span class="key"><b style="color:{EMOTION_COLORS[e]}">&#9644;</b> {e}</span>&nbsp; ' for e in EMOTIONS
@@ -340,7 +348,7 @@ def _people(log: SessionLog, clock: SessionClock) -> str:
         sections.append(
             f'<article id="person-{track_id}" data-track="{track_id}" data-seen-s="{seen_s(f):.3f}" '
             f'data-frames="{len(t)}"><h3>Person {track_id}</h3>'
-            f'<p class="facts">In view {t.min():.1f}-{t.max():.1f} s ({len(t)} frames); mostly '
+            f'<p class="facts">In view {t.min():.1f}-{t.max():.1f} s ({len(t)} frames{_sightings(f)}); mostly '
             f"<b>{dominant[0]}</b> ({dominant[1]:.0%}); uncertain {uncertain_share:.0%} of the time; "
             f"valence-like mean {np.mean(valence):+.2f} (min {np.min(valence):+.2f}, max {np.max(valence):+.2f}); "
             f"{len(own)} explanation{'s' * (len(own) != 1)}.</p>"
@@ -365,12 +373,20 @@ def _people(log: SessionLog, clock: SessionClock) -> str:
                 y_ticks=(-1.0, 0.0, 1.0),
             )
             + person_actions(f, x_range)
-            + _key_frames(log, [k for k in key_frames if k.get("track_id") == track_id])
+            + _key_frames(log, [k for k in key_frames if k.get("person_id", k.get("track_id")) == track_id])
             + "</article>"
         )
     sections.append(_short_lived({tid: tracks[tid] for tid in short}, marks))
     sections.append("</section>")
     return "".join(sections)
+
+
+def _sightings(person: dict[str, np.ndarray]) -> str:
+    """', seen 3 times (tracks 2, 7, 9)' for a person who left the view and came back."""
+    tracks = sorted({int(t) for t in person["track_id"]})
+    if len(tracks) < 2:
+        return ""
+    return f", seen {len(tracks)} times: tracks {', '.join(map(str, tracks))}"
 
 
 def _short_lived(tracks: dict[int, dict[str, np.ndarray]], marks: dict) -> str:

@@ -38,6 +38,30 @@ class SessionLog:
         keep = self.frames["track_id"] == track_id
         return {k: v[keep] for k, v in self.frames.items()}
 
+    def _person_column(self) -> np.ndarray:
+        """Each row's person as floats (NaN: not identified); a session from before people (schema 3 and
+        earlier, no person_id at all) counts its tracks as people, as it did then."""
+        persons = np.asarray(self.frames["person_id"], dtype=np.float64)
+        if np.isnan(persons).all():
+            return np.asarray(self.frames["track_id"], dtype=np.float64)
+        return persons
+
+    @property
+    def person_ids(self) -> list[int]:
+        if not self.rows:
+            return []
+        persons = self._person_column()
+        return sorted({int(p) for p in persons[~np.isnan(persons)]})
+
+    def person(self, person_id: int) -> dict[str, np.ndarray]:
+        keep = self._person_column() == person_id
+        return {k: v[keep] for k, v in self.frames.items()}
+
+    @property
+    def unidentified_rows(self) -> int:
+        """Rows of faces whose track ended before the session could tell who they were."""
+        return int(np.isnan(self._person_column()).sum()) if self.rows else 0
+
 
 def read_session(folder: Path) -> SessionLog:
     if not folder.is_dir():

@@ -112,6 +112,24 @@ def classifier(model_dir, backend):
     return ExpressionClassifier(backend.load(asset.path), asset)
 
 
+def frame_rows_with_people(folder: Path) -> list[dict]:
+    """frames.csv's rows, each with `person`: its person_id, or for a row written while that was being decided,
+    the person the session's `person` event gave its track (as frames.parquet fills it in)."""
+    import csv
+    import json
+
+    decided = {}
+    for line in (folder / "events.jsonl").read_text().splitlines():
+        record = json.loads(line) if line.strip() else {}
+        if record.get("event") == "person":
+            decided[str(record["track_id"])] = str(record["person_id"])
+    with open(folder / "frames.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        row["person"] = row["person_id"] or decided.get(row["track_id"], "")
+    return rows
+
+
 def run_emolens(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
     """The installed console script, as a user runs it."""
     env = {**os.environ, **(env_extra or {})}

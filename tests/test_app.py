@@ -266,6 +266,11 @@ def test_kiosk_rotates_its_log_folder_at_midnight(tmp_path, model_dir):
     assert json.loads((first / "session.json").read_text())["status"] == "complete"
     assert json.loads((second / "session.json").read_text())["status"] == "complete"
     assert json.loads((first / "session.json").read_text())["counts"]["frames_processed"] > 0
+    # people are the day's: the new folder's people are numbered from 1 again, none of them "returning"
+    people = [json.loads(line) for line in (second / "events.jsonl").read_text().splitlines() if '"person"' in line]
+    at_once = [p for p in people if p["t"] == people[0]["t"]]  # the faces in view when the day began
+    assert people and [p["person_id"] for p in at_once] == list(range(1, len(at_once) + 1))
+    assert not any(p["returning"] for p in at_once)
 
 
 def test_kiosk_without_a_pin_and_gui_without_a_display_say_what_to_do(tmp_path):

@@ -46,7 +46,16 @@ def test_bench_prints_and_writes_json(model_dir, tmp_path):
     assert "frames/s" in proc.stdout
     report = json.loads(report_path.read_text())
     assert report["frames"] == 60 and report["fps"] > 0 and report["faces_per_frame"] == 1.0
-    assert set(report["per_stage_ms"]) == {"upload", "detect", "track", "mesh", "expression", "smooth", "total"}
+    assert set(report["per_stage_ms"]) == {
+        "upload",
+        "detect",
+        "track",
+        "mesh",
+        "expression",
+        "identity",
+        "smooth",
+        "total",
+    }
     assert report["per_stage_ms"]["upload"]["p99"] < 0.1  # host preprocessing: nothing to upload
     assert report["per_stage_ms"]["total"]["p95"] >= report["per_stage_ms"]["total"]["p50"] > 0
     assert report["peak_rss_mb"] > 0 and report["backend"]["name"] == "onnxruntime-cpu"

@@ -138,7 +138,7 @@ def test_without_a_trained_model_the_base_is_used_and_said_once(tmp_path, model_
     # a model folder with the face models but no explainer GGUF (one that export-models did not complete)
     empty.mkdir()
     for path in model_dir.glob("*"):
-        if path.suffix in (".onnx", ".tflite", ".json") and not path.name.startswith(TRAINED_LLM):
+        if path.suffix in (".onnx", ".tflite", ".dat", ".json") and not path.name.startswith(TRAINED_LLM):
             (empty / path.name).write_bytes(path.read_bytes())
     out = tmp_path / "session"
     proc = run_emolens(

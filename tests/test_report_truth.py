@@ -15,18 +15,28 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-from conftest import GROUP_CLIP, run_emolens
+from conftest import GROUP_CLIP, frame_rows_with_people, run_emolens
 
 from export.report import write_report
+
+
+def _analyzed(tmp_path_factory, name: str, *options: str) -> Path:
+    out = tmp_path_factory.mktemp("report-truth") / name
+    proc = run_emolens("analyze", str(GROUP_CLIP), "--out", str(out), "--quiet", *options)
+    assert proc.returncode == 0, proc.stderr
+    return out
 
 
 @pytest.fixture(scope="module")
 def session(model_dir, tmp_path_factory) -> Path:
     """The bundled clip analysed with the real explainer, as a user runs it."""
-    out = tmp_path_factory.mktemp("report-truth") / "session"
-    proc = run_emolens("analyze", str(GROUP_CLIP), "--out", str(out), "--explain", "--quiet")
-    assert proc.returncode == 0, proc.stderr
-    return out
+    return _analyzed(tmp_path_factory, "session", "--explain")
+
+
+@pytest.fixture(scope="module")
+def tracks_session(model_dir, tmp_path_factory) -> Path:
+    """The bundled clip with re-identification off: people are tracks, some of them seen for a moment."""
+    return _analyzed(tmp_path_factory, "tracks", "--no-reid")
 
 
 # --- reading the folder and the page ---------------------------------------------------------------------
@@ -37,8 +47,11 @@ def jsonl(path: Path) -> list[dict]:
 
 
 def frame_rows(folder: Path) -> list[dict]:
-    with open(folder / "frames.csv", newline="") as f:
-        return list(csv.DictReader(f))
+    """frames.csv's rows, each with the `person` it is (filled in from the `person` events where the row was
+    written before that was decided)."""
+    rows = frame_rows_with_people(folder)
+    assert all(r["person"] for r in rows), "every face of the clip ends up a person"
+    return rows
 
 
 def text(html: str) -> str:
@@ -140,7 +153,10 @@ def test_every_explainer_count_on_the_page_is_the_logs_count(session):
     assert len(re.findall(r"<td>E\d+</td>", html)) == len(explanations)  # one table row per written explanation
     overview = text(overview_field(html, "explanations").group(2))
     assert overview == f"{asked} asked for, {len(explanations)} written"
-    assert overview_field(html, "people").group(2) == str(len({r["track_id"] for r in frame_rows(session)}))
+    rows = frame_rows(session)
+    people, tracks = len({r["person"] for r in rows}), len({r["track_id"] for r in rows})
+    assert (people, tracks) == (info_counts(session)["people"], info_counts(session)["tracks"])
+    assert text(overview_field(html, "people").group(2)) == f"{people} (seen as {tracks} separate tracks)"
 
 
 def test_explanations_not_written_are_counted_with_the_reason_the_logs_give(session, tmp_path):
@@ -206,6 +222,10 @@ def test_answers_cut_off_by_the_drain_limit_are_counted_as_such(model_dir, tmp_p
 # --- times ------------------------------------------------------------------------------------------------
 
 
+def info_counts(folder: Path) -> dict:
+    return json.loads((folder / "session.json").read_text())["counts"]
+
+
 def test_times_and_duration_are_on_one_axis_from_the_session_start(session):
     html = (session / "report.html").read_text()
     info = json.loads((session / "session.json").read_text())
@@ -219,9 +239,9 @@ def test_times_and_duration_are_on_one_axis_from_the_session_start(session):
     assert 'data-origin="0.0000"' in zero.group(1)  # a file: 0 s is its first frame
     assert datetime.fromisoformat(info["started"]).strftime("%Y-%m-%d %H:%M:%S") in zero.group(2)
 
-    by_track: dict[int, list[float]] = {}
+    by_track: dict[int, list[float]] = {}  # by person: the page's sections are people
     for r in rows:
-        by_track.setdefault(int(r["track_id"]), []).append(float(r["time_s"]))
+        by_track.setdefault(int(r["person"]), []).append(float(r["time_s"]))
     shown = in_view_on_page(html)
     assert set(shown) == set(by_track)
     for track, t in by_track.items():
@@ -313,11 +333,12 @@ def test_a_stop_the_user_asked_for_is_not_shown_as_a_failure(session, tmp_path, 
 # --- people -----------------------------------------------------------------------------------------------
 
 
-def test_people_seen_for_under_a_second_get_a_row_and_the_others_get_charts(session):
-    html = (session / "report.html").read_text()
+def test_people_seen_for_under_a_second_get_a_row_and_the_others_get_charts(tracks_session):
+    html = (tracks_session / "report.html").read_text()
     by_track: dict[int, list[dict]] = {}
-    for r in frame_rows(session):
-        by_track.setdefault(int(r["track_id"]), []).append(r)
+    for r in frame_rows(tracks_session):
+        assert r["person_id"] == r["track_id"]  # re-identification off: each track is a person
+        by_track.setdefault(int(r["person"]), []).append(r)
     seen = {t: max(float(r["time_s"]) for r in rs) - min(float(r["time_s"]) for r in rs) for t, rs in by_track.items()}
     brief = {t for t, s in seen.items() if s < 1.0}
     assert brief and len(brief) < len(seen), "the clip should have people seen briefly and people seen longer"
@@ -351,7 +372,7 @@ def test_each_persons_facial_actions_on_the_page_are_their_rows(session, tmp_pat
     for person, facts in re.findall(
         r'<article id="person-(\d+)".*?(<p class="facts" data-action-rows[^>]*>)', html, re.S
     ):
-        own = [r for r in rows if r["track_id"] == person]
+        own = [r for r in rows if r["person"] == person]
         read = sum(1 for r in own if r["jaw_drop"] != "")
         flagged = sum(1 for r in own if r["disagrees"] == "1")
         assert f'data-action-rows="{read}"' in facts and f'data-disagree-rows="{flagged}"' in facts
@@ -366,7 +387,7 @@ def test_each_persons_facial_actions_on_the_page_are_their_rows(session, tmp_pat
     for r in marked:
         r["disagrees"], r["action_label"] = "1", "happy"
     with open(copy / "frames.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(f, fieldnames=[k for k in rows[0] if k != "person"], extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     (copy / "frames.parquet").unlink()

@@ -16,7 +16,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import EMOLENS, GROUP_CLIP, PORTRAIT_CLIP, analyze_on_small_disk, needs_small_disk, run_emolens
+from conftest import (
+    EMOLENS,
+    GROUP_CLIP,
+    PORTRAIT_CLIP,
+    analyze_on_small_disk,
+    frame_rows_with_people,
+    needs_small_disk,
+    run_emolens,
+)
 
 from engines.contracts import EMOTIONS
 from export.frames_schema import ACTION_KINDS, COLUMNS, FRAME_COLUMNS
@@ -46,11 +54,12 @@ def csv_rows(path: Path) -> list[dict]:
         rows = list(csv.DictReader(f))
     for row in rows:
         assert tuple(row) == COLUMNS
-        # every number parses; a facial action's cell is empty only while the person's baseline is learned
+        # every number parses; a facial action's cell is empty only while the person's baseline is learned, a
+        # person's only while it is being decided (and then its track's `person` event is in events.jsonl)
         [
             float(row[c])
             for c in COLUMNS
-            if c not in ("label", "action_label") and not (c in ACTION_KINDS and row[c] == "")
+            if c not in ("label", "action_label") and not ((c in ACTION_KINDS or c == "person_id") and row[c] == "")
         ]
         assert row["label"] in EMOTIONS and row["action_label"] in ("", *EMOTIONS)
     return rows
@@ -271,7 +280,8 @@ def test_report_is_one_self_contained_page(analyzed):
     assert all(r.startswith(("data:", "#")) for r in references), references
     assert "<script" not in html and "@import" not in html and "url(" not in html
     assert "default-src 'none'" in html  # the browser itself refuses any load
-    tracks = {int(r["track_id"]) for r in csv_rows(analyzed / "frames.csv")}
+    csv_rows(analyzed / "frames.csv")
+    tracks = {int(r["person"]) for r in frame_rows_with_people(analyzed)}  # the page's sections are people
     assert all(f'id="person-{t}"' in html for t in tracks)
     assert html.count("<polyline") >= len(tracks) * len(EMOTIONS)
     from html import escape
@@ -362,7 +372,7 @@ def test_an_hour_long_session_makes_a_report_of_the_same_size_class(analyzed, tm
     short = (analyzed / "report.html").stat().st_size
     html = write_report(out).read_text()
     assert len(html) < 10 * short, (len(html), short)
-    assert all(f'id="person-{t}"' in html for t in {int(r.split(",")[2]) for r in rows})
+    assert all(f'id="person-{r["person"]}"' in html for r in frame_rows_with_people(analyzed))
     assert "50:00" in html  # the time axis reads minutes
 
 

@@ -371,6 +371,10 @@ def test_gate_triggers_and_holds_back():
 
     newcomer = ExplanationGate(GateSettings(new_face_after_s=3.0))
     assert [newcomer.decide(_window(float(t), track=7)).trigger for t in range(4)] == [None, None, "new_face", None]
+    # person 8 is seen, leaves for long enough to be forgotten, and comes back: not a new face the second time
+    assert [newcomer.decide(_window(float(t), track=8)).trigger for t in range(2)] == [None, None]
+    newcomer.forget({8})
+    assert [newcomer.decide(_window(float(t), track=8)).trigger for t in range(300, 306)] == [None] * 6
 
 
 def test_gate_budget_caps_calls_per_minute():
@@ -587,7 +591,7 @@ def test_the_slow_path_keeps_no_table_that_grows_with_the_faces_a_kiosk_sees():
         for k in range(20):
             t = person * 4.0 + k * 0.1
             face = FaceObservation(person + 1, (0, 0, 10, 10), np.zeros((5, 2)), 0.9, True, probs, probs, "neutral",
-                                   True, 0.0, 1.0, cues)  # fmt: skip
+                                   True, 0.0, 1.0, cues, person_id=person + 1)  # fmt: skip
             slow.observe(FrameResult(t, person * 20 + k, (face,)))
         for name, size in slow.sizes().items():
             largest[name] = max(largest.get(name, 0), size)

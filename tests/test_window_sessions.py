@@ -110,7 +110,7 @@ def test_the_timeline_draws_no_line_across_the_time_a_face_was_away(qtbot):
     face = FaceObservation(
         track_id=1, box=(0, 0, 10, 10), landmarks=np.zeros((5, 2)), det_score=0.9, detected=True, probs=happy,
         raw_probs=happy, label="happy", uncertain=False, margin=0.88, entropy=0.2,
-        cues=landmark_cues(np.array([[0, 0], [10, 0], [5, 5], [1, 10], [9, 10]], float)),
+        cues=landmark_cues(np.array([[0, 0], [10, 0], [5, 5], [1, 10], [9, 10]], float)), person_id=1,
     )  # fmt: skip
     plot = TimelinePlot()
     qtbot.addWidget(plot)

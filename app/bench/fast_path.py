@@ -38,8 +38,8 @@ def load_frames(spec: str, max_frames: int) -> list:
 
 
 def parse_variant(text: str, base: FastPathOptions) -> FastPathOptions:
-    """`BACKEND`, optionally `+host|+device` and `+mesh|+no-mesh` (e.g. onnxruntime-gpu+host, +no-mesh): the base
-    options with those changed."""
+    """`BACKEND`, optionally `+host|+device`, `+mesh|+no-mesh` and `+reid|+no-reid` (e.g. onnxruntime-gpu+host,
+    +no-mesh): the base options with those changed."""
     backend, *flags = text.split("+")
     changes: dict = {"backend": backend or base.backend}
     for flag in flags:
@@ -47,15 +47,21 @@ def parse_variant(text: str, base: FastPathOptions) -> FastPathOptions:
             changes["preprocess"] = flag
         elif flag in ("mesh", "no-mesh"):
             changes["mesh"] = flag == "mesh"
+        elif flag in ("reid", "no-reid"):
+            changes["reid"] = flag == "reid"
         else:
-            raise EmolensError(f"--compare {text}: {flag!r} is none of host, device, mesh, no-mesh")
+            raise EmolensError(f"--compare {text}: {flag!r} is none of host, device, mesh, no-mesh, reid, no-reid")
     return replace(base, **changes)
 
 
 def _variant_name(info: dict) -> str:
     where = info["fast_path"]["preprocess"]["where"].split(" ")[0]
     name = f"{info['backend']['name']}+{where}"
-    return name if info["fast_path"].get("mesh") else f"{name}+no-mesh"
+    if not info["fast_path"].get("mesh"):
+        name += "+no-mesh"
+    if info["fast_path"].get("re_identification", True) is None:
+        name += "+no-reid"
+    return name
 
 
 def _one_run(pipeline: Pipeline, frames) -> dict:

@@ -49,8 +49,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_NO_FACE
     folder = Path(summary["folder"])
     print(
-        f"{summary['frames_processed']} frames, {summary['tracks']} face track(s), "
-        f"{summary['rows']} rows -> {folder / 'frames.csv'}"
+        f"{summary['frames_processed']} frames, {_people(summary)}, {summary['rows']} rows -> {folder / 'frames.csv'}"
     )
     if "explainer" in summary:
         e = summary["explainer"]
@@ -118,3 +117,10 @@ def register(sub) -> argparse.ArgumentParser:
     add_explainer_options(p)
     p.set_defaults(func=run)
     return p
+
+
+def _people(summary: dict) -> str:
+    """'6 people (10 tracks)': people as re-identification found them, and the sightings they were seen in."""
+    people, tracks = summary.get("people", summary["tracks"]), summary["tracks"]
+    words = f"{people} {'person' if people == 1 else 'people'}"
+    return words if people == tracks else f"{words} ({tracks} tracks)"

@@ -89,10 +89,10 @@ def register(sub) -> argparse.ArgumentParser:
         "--compare",
         action="append",
         default=[],
-        metavar="BACKEND[+host|+device][+mesh|+no-mesh]",
+        metavar="BACKEND[+host|+device][+mesh|+no-mesh][+reid|+no-reid]",
         help="also run this variant in the same process on the same frames, side by side with ratios; repeat for "
         "more (e.g. --backend onnxruntime-gpu --compare onnxruntime-cpu --compare onnxruntime-gpu+host; "
-        "--compare +no-mesh: the same without the face mesh)",
+        "--compare +no-mesh: the same without the face mesh; +no-reid: without telling returning people apart)",
     )
     p.add_argument(
         "--frames-per-video",

@@ -46,6 +46,13 @@ def add_fast_path_options(parser: argparse.ArgumentParser) -> None:
         help="skip the face mesh: no facial actions, and every detector box counts as a face (faster; for comparison)",
     )
     g.add_argument(
+        "--no-reid",
+        dest="reid",
+        action="store_false",
+        help="do not tell returning people from new ones: every face that leaves and comes back is counted as "
+        "someone new (people = tracks); with it on, face descriptors stay in memory and are never written",
+    )
+    g.add_argument(
         "--min-face-seconds",
         type=float,
         default=0.3,
@@ -156,6 +163,7 @@ def fast_options(args: argparse.Namespace):
         model_dir=args.model_dir,
         preprocess=args.preprocess,
         mesh=args.mesh,
+        reid=args.reid,
         min_face_s=args.min_face_seconds,
     )
 

@@ -36,7 +36,7 @@ class EmotionBars(QWidget):
         return self._faces
 
     def selected_face(self) -> FaceObservation | None:
-        return next((f for f in self._faces if f.track_id == self.selected), None)
+        return next((f for f in self._faces if f.person_id == self.selected), None)
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
         painter = QPainter(self)
@@ -50,7 +50,7 @@ class EmotionBars(QWidget):
         width = self.width() - 8
         face = self.selected_face()
         painter.setPen(text)
-        title = f"Face #{face.track_id}" + (" (uncertain)" if face.uncertain else "") if face else "No face selected"
+        title = f"Face #{face.person_id}" + (" (uncertain)" if face.uncertain else "") if face else "No face selected"
         painter.drawText(QRectF(4, 0, width, row), Qt.AlignmentFlag.AlignVCenter, title)
         for i, emotion in enumerate(EMOTIONS):
             y = row * (i + 1)
@@ -68,16 +68,16 @@ class EmotionBars(QWidget):
                 f"{p:.0%}" if face else "",
             )
         y = row * (len(EMOTIONS) + 1) + 12
-        for other in sorted(self._faces, key=lambda f: f.track_id)[:6]:
+        for other in sorted((f for f in self._faces if f.person_id is not None), key=lambda f: f.person_id)[:6]:
             painter.setPen(text)
-            painter.drawText(QRectF(4, y, name_w, row), Qt.AlignmentFlag.AlignVCenter, f"#{other.track_id}")
+            painter.drawText(QRectF(4, y, name_w, row), Qt.AlignmentFlag.AlignVCenter, f"#{other.person_id}")
             x = 4 + name_w
             span = width - name_w
             for i, emotion in enumerate(EMOTIONS):
                 w = span * float(other.probs[i])
                 painter.fillRect(QRectF(x, y + row * 0.2, w, row * 0.6), emotion_color(emotion))
                 x += w
-            if other.track_id == self.selected:
+            if other.person_id == self.selected:
                 painter.setPen(QColor("#ffffff"))
                 painter.drawRect(QRectF(4 + name_w, y + row * 0.2, span, row * 0.6))
             y += row

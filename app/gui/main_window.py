@@ -246,10 +246,10 @@ class MainWindow(QMainWindow):
         self.bars.set_faces(result.faces, self.selected)
         self.actions.set_face(self.bars.selected_face())
 
-    def select_face(self, track_id: int) -> None:
-        self.selected = track_id
-        self.video.selected = track_id
-        self.timeline.select(track_id)
+    def select_face(self, person_id: int) -> None:
+        self.selected = person_id
+        self.video.selected = person_id
+        self.timeline.select(person_id)
 
     def _on_state(self, state: SessionState) -> None:
         if state.phase == "recording_failed":
@@ -270,7 +270,7 @@ class MainWindow(QMainWindow):
             self.status.showMessage(info.explainer_warning, 30000)
 
     def _on_explained(self, item) -> None:
-        in_view = any(face.track_id == item.explanation.track_id for face in self.video.faces)
+        in_view = any(face.person_id == item.explanation.track_id for face in self.video.faces)
         self.explanations.add_explanation(item, in_view=in_view)
         self.timeline.mark(item.explanation.track_id, item.explanation.window[1])
 

@@ -36,14 +36,17 @@ class Preferences:
     key_frames: bool = False  # save each face's most expressive moment as a JPEG crop (off: numbers only)
     key_frames_every_s: float = 10.0
     blur_faces: bool = False  # pixelate the face in every saved image
+    recognise_returning: bool = True  # a face that comes back is the person it was (descriptors in memory only)
     kiosk_record: bool = True  # the kiosk keeps numbers-only logs, a folder a day
     kiosk_keep_days: int = 30
     kiosk_show_explanations: bool = True
-    kiosk_show_face_numbers: bool = False  # the banner names a face by its track number (for an operator)
+    kiosk_show_face_numbers: bool = False  # the banner names a face by its person number (for an operator)
     kiosk_pin_hash: str = ""  # pbkdf2 hash, never the PIN
 
     def fast_options(self) -> FastPathOptions:
-        return FastPathOptions(detect_every=self.detect_every, smoothing_s=self.smoothing_s)
+        return FastPathOptions(
+            detect_every=self.detect_every, smoothing_s=self.smoothing_s, reid=self.recognise_returning
+        )
 
     def explain_options(self) -> ExplainOptions | None:
         return ExplainOptions(llm=self.llm or None, gate=self.gate_settings()) if self.explainer else None

@@ -57,12 +57,12 @@ class SessionBridge(QObject):
 
     def take(self, selected: int | None) -> tuple[Frame, FrameResult, int | None] | None:
         """The newest frame and result, and the face to show in detail: `selected` while it is in view,
-        else the lowest track ID present."""
+        else the lowest person number present."""
         latest = self.latest()
         if latest is None:
             return None
         frame, result = latest
-        ids = [f.track_id for f in result.faces]
+        ids = [f.person_id for f in result.faces if f.person_id is not None]
         return frame, result, (selected if selected in ids or not ids else min(ids))
 
     def _result(self, generation: int, frame: Frame, result: FrameResult) -> None:

@@ -52,6 +52,12 @@ FIELDS = {
     "key_frames": ("Recording and privacy", "Save key frames (face crops) while recording", None, ""),
     "key_frames_every_s": ("Recording and privacy", "One key frame per face every (seconds)", (1.0, 600.0, 1.0), ""),
     "blur_faces": ("Recording and privacy", "Blur the face in saved key frames", None, ""),
+    "recognise_returning": (
+        "Recording and privacy",
+        "Recognise people who come back",
+        None,
+        "in memory, for this session only; off: each return is someone new",
+    ),
     "kiosk_record": ("Kiosk", "Keep the kiosk's logs (numbers only, a folder a day)", None, ""),
     "kiosk_keep_days": ("Kiosk", "Delete kiosk logs older than (days)", (1, 3650, 1), ""),
     "kiosk_show_explanations": ("Kiosk", "Show explanations on the kiosk screen", None, "one plain sentence"),

@@ -67,12 +67,14 @@ class TimelinePlot(QWidget):
     def add(self, result: FrameResult) -> None:
         """Keeps every face's history (cheap), so choosing another face shows its past at once."""
         for face in result.faces:
-            track = self._history.setdefault(face.track_id, deque())
+            if face.person_id is None:
+                continue
+            track = self._history.setdefault(face.person_id, deque())
             track.append((result.t, face.probs))
             while track and result.t - track[0][0] > self.span_s:
                 track.popleft()
-        for track_id in [k for k, v in self._history.items() if v and result.t - v[-1][0] > self.span_s]:
-            del self._history[track_id]
+        for person_id in [k for k, v in self._history.items() if v and result.t - v[-1][0] > self.span_s]:
+            del self._history[person_id]
         self._dirty = True
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
@@ -94,14 +96,16 @@ class TimelinePlot(QWidget):
         if not self._closed:
             self.plot.setXRange(0, 10, padding=0.01)
 
-    def mark(self, track_id: int, t: float) -> None:
-        self._marks.setdefault(track_id, []).append(t)
+    def mark(self, person_id: int, t: float) -> None:
+        self._marks.setdefault(person_id, []).append(t)
         self._dirty = True
 
-    def select(self, track_id: int | None) -> None:
-        if track_id != self.selected:
-            self.selected = track_id
-            self.title.setText(f"Timeline: face #{track_id}" if track_id is not None else "Timeline: no face selected")
+    def select(self, person_id: int | None) -> None:
+        if person_id != self.selected:
+            self.selected = person_id
+            self.title.setText(
+                f"Timeline: face #{person_id}" if person_id is not None else "Timeline: no face selected"
+            )
             self._dirty = True
             self.refresh()
 

@@ -21,9 +21,15 @@ def face_caption(face: FaceObservation) -> str:
         order = np.argsort(face.probs)[::-1]
         from engines.contracts import EMOTIONS
 
-        return f"#{face.track_id} uncertain: {EMOTIONS[order[0]]} / {EMOTIONS[order[1]]}"
-    caption = f"#{face.track_id} {face.label} {face.probs.max():.0%}"
+        return f"{_who(face)} uncertain: {EMOTIONS[order[0]]} / {EMOTIONS[order[1]]}"
+    caption = f"{_who(face)} {face.label} {face.probs.max():.0%}"
     return f"{caption} (actions: {face.action_label})" if face.disagrees else caption
+
+
+def _who(face: FaceObservation) -> str:
+    """The person's number; `#?` for the moment it takes to tell whether a face that came back is someone seen
+    before."""
+    return f"#{face.person_id}" if face.person_id is not None else "#?"
 
 
 class VideoView(QWidget):
@@ -118,7 +124,7 @@ class VideoView(QWidget):
             x1, y1, x2, y2 = face.box
             rect = QRectF(ox + x1 * scale, oy + y1 * scale, (x2 - x1) * scale, (y2 - y1) * scale)
             color = QColor(UNCERTAIN_COLOR) if face.uncertain else emotion_color(face.label)
-            pen = QPen(color, (4 if face.track_id == self.selected else 2) * max(1.0, self.text_scale * 0.8))
+            pen = QPen(color, (4 if face.person_id == self.selected else 2) * max(1.0, self.text_scale * 0.8))
             if face.uncertain:
                 pen.setStyle(Qt.PenStyle.DashLine)
             painter.setPen(pen)
@@ -170,6 +176,6 @@ class VideoView(QWidget):
         y = (event.position().y() - oy) / scale
         for face in self.faces:
             x1, y1, x2, y2 = face.box
-            if x1 <= x <= x2 and y1 <= y <= y2:
-                self.face_clicked.emit(face.track_id)
+            if x1 <= x <= x2 and y1 <= y <= y2 and face.person_id is not None:
+                self.face_clicked.emit(face.person_id)
                 return

@@ -6,17 +6,20 @@ import time
 
 from engines.contracts import EMOTIONS, FaceObservation, Frame, FrameResult
 from engines.fast.action_prototypes import action_opinion
+from engines.fast.descriptor_worker import DescriptorWorker
 from engines.fast.device_frames import DeviceFrames
 from engines.fast.expression import ExpressionClassifier
+from engines.fast.face_descriptor import face_region
 from engines.fast.face_detector import FaceDetector
 from engines.fast.face_mesh import FaceMesh
 from engines.fast.face_presence import FacePresence
-from engines.fast.facial_actions import FacialActionMeter
+from engines.fast.facial_actions import FacialActionMeter, face_frame
 from engines.fast.landmark_cues import landmark_cues
+from engines.fast.person_identity import PersonIdentity
 from engines.fast.smoothing import ExpressionSmoother
 from engines.fast.tracker import FaceTracker
 
-STAGES = ("upload", "detect", "track", "mesh", "expression", "smooth", "total")
+STAGES = ("upload", "detect", "track", "mesh", "expression", "identity", "smooth", "total")
 
 
 class FastPath:
@@ -25,7 +28,9 @@ class FastPath:
     With `device_frames`, each frame is moved to the accelerator once ("upload") and
     the detector's input and the face crops are cut there. With a `mesh`, every
     tracked face is meshed: only tracks the mesh reads as faces are reported (under
-    person numbers, see FacePresence), each with its facial actions.
+    person numbers, see FacePresence), each with its facial actions. With a
+    `describer`, each track is also told apart from the people seen before it
+    (PersonIdentity): `person_id` is who the face is, `track_id` this sighting.
     """
 
     def __init__(
@@ -39,6 +44,8 @@ class FastPath:
         mesh: FaceMesh | None = None,
         presence: FacePresence | None = None,
         actions: FacialActionMeter | None = None,
+        describer: DescriptorWorker | None = None,
+        identity: PersonIdentity | None = None,
     ):
         if detect_every < 1:
             raise ValueError("detect_every must be at least 1")
@@ -51,6 +58,10 @@ class FastPath:
         self.mesh = mesh
         self.presence = presence or FacePresence()
         self.actions = actions or FacialActionMeter()
+        self.describer = describer
+        self.identity = (identity or PersonIdentity()) if describer is not None else None
+        self._generation = 0
+        self._last_t = 0.0
         self._processed = 0
 
     def reset(self) -> None:
@@ -59,7 +70,15 @@ class FastPath:
         self.smoother.retain(set())
         self.presence = FacePresence(self.presence.min_score, self.presence.min_face_s, self.presence.sure_score)
         self.actions.retain(set())
+        self.forget_people()
         self._processed = 0
+
+    def forget_people(self) -> None:
+        """Every person and descriptor is dropped; the tracks in view become new people on their next frame."""
+        if self.identity is not None:
+            self.identity = PersonIdentity(self.identity.settings)
+            self.describer.drop_all()
+            self._generation += 1  # an answer still on its way describes a face of the last session
 
     def process(self, frame: Frame) -> FrameResult:
         start = time.perf_counter()
@@ -96,8 +115,12 @@ class FastPath:
         expression_ms = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
+        persons = self._persons(frame, faces, people, readings)
+        identity_ms = (time.perf_counter() - t) * 1000
+
+        t = time.perf_counter()
         observations = []
-        for face, probs, person, reading in zip(faces, raw, people, readings, strict=True):
+        for face, probs, person, reading, who in zip(faces, raw, people, readings, persons, strict=True):
             s = self.smoother.update(person, frame.t, probs)
             label = EMOTIONS[s.label_index]
             whole = _inside(face.box, frame.image.shape)
@@ -106,6 +129,7 @@ class FastPath:
             observations.append(
                 FaceObservation(
                     track_id=person,
+                    person_id=who,
                     box=face.box,
                     landmarks=face.landmarks,
                     det_score=face.score,
@@ -129,6 +153,9 @@ class FastPath:
             live = {self.presence.person(tid) for tid in live} - {None}
         self.smoother.retain(live)
         self.actions.retain(live)
+        if self.identity is not None:
+            self.identity.retain(live)
+            self.describer.keep_only({(self._generation, track) for track in self.identity.wanted()})
         smooth_ms = (time.perf_counter() - t) * 1000
         latency = {
             "upload": upload_ms,
@@ -136,12 +163,57 @@ class FastPath:
             "track": track_ms,
             "mesh": mesh_ms,
             "expression": expression_ms,
+            "identity": identity_ms,
             "smooth": smooth_ms,
             "total": (time.perf_counter() - start) * 1000,
         }
         return FrameResult(
             t=frame.t, index=frame.index, faces=tuple(observations), latency_ms=latency, captured=frame.captured
         )
+
+    def _persons(self, frame: Frame, faces, tracks: list[int], readings) -> list[int | None]:
+        """Who each face is: its person, or None while that is not known yet (its descriptor is on its way).
+        Without re-identification, people are tracks."""
+        if self.identity is None:
+            return list(tracks)
+        identity, describer, t = self.identity, self.describer, frame.t
+        self._last_t = t
+        for (generation, track), descriptor in describer.poll():
+            if generation == self._generation:
+                identity.described(track, t, descriptor)
+        if describer.failed is not None:
+            identity.blind = describer.failed
+        s = identity.settings
+        for face, track, reading in zip(faces, tracks, readings, strict=True):
+            x1, y1, x2, y2 = face.box
+            describable = x2 - x1 >= s.min_face_px and _inside(face.box, frame.image.shape, slack=s.max_cut)
+            if describable and reading is not None:
+                describable = abs(face_frame(reading.points)[2][0]) <= s.max_yaw_deg
+            if identity.observe(track, t, describable):
+                region, box = face_region(frame.image, face.box)
+                describer.submit((self._generation, track), region, box, urgent=identity.urgent(track))
+        return [identity.person(track) for track in tracks]
+
+    def settle(self, timeout_s: float) -> None:
+        """The end of a file: waits up to `timeout_s` for the descriptors that faces still in view are waiting
+        on, so that who they were is decided (their rows get their person when the folder closes)."""
+        if self.identity is None or self.describer.failed is not None:
+            return
+        deadline = time.monotonic() + timeout_s
+        while self.identity.undecided() and time.monotonic() < deadline:
+            answers = self.describer.poll()
+            for (generation, track), descriptor in answers:
+                if generation == self._generation:
+                    self.identity.described(track, self._last_t, descriptor)
+            if not answers:
+                if not any(self.describer.waiting((self._generation, t)) for t in self.identity.undecided()):
+                    return
+                time.sleep(0.01)
+
+    def close(self) -> None:
+        """Ends the face describer's process."""
+        if self.describer is not None:
+            self.describer.close()
 
     def describe(self) -> dict:
         return {
@@ -164,6 +236,13 @@ class FastPath:
                 "min_face_s": self.presence.min_face_s,
             },
             "facial_actions": None if self.mesh is None else self.actions.settings.__dict__,
+            "re_identification": None
+            if self.identity is None
+            else {
+                "model": self.describer.asset.summary(),
+                **self.identity.settings.__dict__,
+                "kept": "descriptors in memory for this session only; never written",
+            },
         }
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from engines.backends import choose_backend
 from engines.contracts import Evidence
 from engines.errors import BackendError, ModelError
+from engines.fast.descriptor_worker import DescriptorWorker
 from engines.fast.device_frames import DeviceFrames
 from engines.fast.expression import ExpressionClassifier
 from engines.fast.face_detector import FaceDetector, InsightFacePackDetector, RetinaFaceDetector
@@ -21,6 +22,7 @@ from engines.fast.smoothing import ExpressionSmoother
 from engines.model_assets import (
     DETECTOR,
     EXPRESSION,
+    FACE_DESCRIPTOR,
     FACE_MESH,
     FAST_PATH_MODELS,
     IRIS,
@@ -74,6 +76,7 @@ def build_fast_path(options: FastPathOptions, progress: Callable[[str], None] = 
         device_frames=device_frames,
         mesh=mesh,
         presence=FacePresence(options.min_face_score, options.min_face_s),
+        describer=DescriptorWorker(load_asset(FACE_DESCRIPTOR, model_dir)) if options.reid else None,
     )
     info = {
         "backend": {**backend.describe(), "reason": choice.reason, "preprocess": preprocess_reason},

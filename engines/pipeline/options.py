@@ -35,6 +35,7 @@ class FastPathOptions:
     mesh: bool = True  # the face mesh on every tracked face: facial actions, and boxes that are not faces dropped
     min_face_score: float = 0.5  # the mesh's face presence below which a box is not a face
     min_face_s: float = 0.3  # how long a track must have been a face before it is reported as a person
+    reid: bool = True  # a face that comes back is the person it was (descriptors in memory only); False: tracks
 
     def __post_init__(self) -> None:
         from engines.backends import BACKENDS

@@ -55,6 +55,7 @@ class Pipeline:
         user should read (audio off, audio lost, the base explainer standing in); `on_window`: every closed
         evidence window, fused with the voice, as the gate saw it (the training data builder's input)."""
         self.options = options
+        self._offline = keep_all
         self._notice = on_notice or _ignore
         self._events: deque[dict] = deque(maxlen=EVENTS_WAITING)
         self._sink: EventSink | None = None
@@ -78,6 +79,8 @@ class Pipeline:
             raise
         if self.voice is None:
             self._emit({"event": "audio_unavailable", "reason": self.info["audio"]})
+        if keep_all and self.fast.describer is not None:  # a file waits for no one: its first faces are
+            self.fast.describer.wait_ready(60.0)  # described from its first frame, not after a second of it
 
     def _open_voice(self, spec: str, camera: bool, t0: float) -> FaceVoiceFusion | None:
         """The voice input and, with one, the face/voice fusion."""
@@ -145,6 +148,7 @@ class Pipeline:
     def step(self, frame: Frame) -> FrameResult:
         """One frame through the fast path, the voice of the second before it, and the gate."""
         result = self.fast.process(frame)
+        self._emit_identities()
         if self.voice is not None:
             result = with_voice_cues(result, self.voice)
             if self.voice.lost:  # the cues of a voice that is gone are not this frame's
@@ -161,6 +165,15 @@ class Pipeline:
         self.pump()
         self._heap.tick()
         return result
+
+    def _emit_identities(self) -> None:
+        if self.fast.identity is not None:
+            for decision in self.fast.identity.take_decisions():
+                self._emit(decision.record())
+
+    def forget_people(self) -> None:
+        """Who was seen is forgotten (descriptors dropped); faces in view become new people. A kiosk's new day."""
+        self.fast.forget_people()
 
     def reset(self) -> None:
         """Forget every face, as at the start of a new input; the models and the explainer stay."""
@@ -187,8 +200,13 @@ class Pipeline:
 
     def end_of_input(self) -> None:
         """Closes and decides the windows still open: after it, `outstanding` is all the explainer owes."""
-        if self.slow is not None and not self._input_ended:
-            self._input_ended = True
+        if self._input_ended:
+            return
+        self._input_ended = True
+        if self._offline:
+            self.fast.settle(timeout_s=10.0)
+            self._emit_identities()
+        if self.slow is not None:
             self.slow.finish()
             self.pump()
 
@@ -198,9 +216,10 @@ class Pipeline:
         """The end of the input (`end_of_input`), then up to `timeout` seconds for the explainer to answer what
         was asked. `say` is told what is owed, each answer as it comes (unless `count` is off: --quiet), and
         what the limit left unexplained (also an `explainer_drain_limit` event)."""
-        if self.slow is None:
-            return []
         self.end_of_input()
+        if self.slow is None:
+            self.pump()
+            return []
         tell = say or _ignore
         asked = last = self.outstanding
         if asked:
@@ -250,7 +269,9 @@ class Pipeline:
 
     def summary(self) -> dict:
         """The counts session.json keeps: frames, faces, and what the gate and the explainer did."""
-        out = {"frames_with_faces": self.frames_with_faces, "tracks": self.tracks}
+        identity = self.fast.identity
+        people = identity.people if identity is not None else self.tracks
+        out = {"frames_with_faces": self.frames_with_faces, "tracks": self.tracks, "people": people}
         if self.slow is not None and self.options.explain is not None:
             worker = self.slow.worker
             written = sum(self.explained.values())
@@ -288,6 +309,9 @@ class Pipeline:
             "fast.tracks": len(self.fast.tracker.tracks),
             "fast.smoother": self.fast.smoother.size,
         }
+        if self.fast.identity is not None:
+            out["fast.identity_tracks"] = self.fast.identity.tracks
+            out.update({f"fast.describer_{k}": v for k, v in self.fast.describer.sizes().items()})
         if self.slow is not None:
             out.update(self.slow.sizes())
         if self.voice is not None:
@@ -299,6 +323,7 @@ class Pipeline:
         finish the answer it is writing (a stop by a signal)."""
         if self.slow is not None and self.slow.worker is not None:
             self.slow.worker.close(abort=abort)
+        self.fast.close()
         if self.voice is not None:
             self.voice.close()
             self.voice = None

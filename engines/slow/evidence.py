@@ -28,7 +28,7 @@ class FaceSample:
     """One face on one frame: what both a live FrameResult and a recorded frames.csv row carry."""
 
     t: float
-    track_id: int
+    track_id: int  # the person's number (FaceObservation.person_id): the slow path follows people
     probs: np.ndarray  # smoothed, over EMOTIONS
     uncertain: bool
     margin: float
@@ -66,10 +66,12 @@ class _Track:
 
 
 def samples_from_result(result: FrameResult) -> list[FaceSample]:
+    """The faces of a frame as the slow path keys them: by person (a face whose person is not known yet, for the
+    moment its descriptor takes, is left out)."""
     return [
         FaceSample(
             result.t,
-            f.track_id,
+            f.person_id,
             f.probs,
             f.uncertain,
             f.margin,
@@ -80,6 +82,7 @@ def samples_from_result(result: FrameResult) -> list[FaceSample]:
             f.disagrees,
         )
         for f in result.faces
+        if f.person_id is not None
     ]
 
 

@@ -66,6 +66,9 @@ class _Explained:
     state: tuple
 
 
+KNOWN_KEPT = 4096  # people's numbers kept after they are forgotten: a day of a busy kiosk
+
+
 class ExplanationGate:
     """Pure bookkeeping on the session clock: the same windows give the same decisions, live or replayed."""
 
@@ -74,6 +77,7 @@ class ExplanationGate:
         self._calls: deque[float] = deque()
         self._last: dict[int, _Explained] = {}
         self._first_seen: dict[int, float] = {}
+        self._known: dict[int, None] = {}  # people forgotten (gone long): one who comes back is not a new face
 
     def decide(self, evidence: Evidence) -> GateDecision:
         s = self.settings
@@ -97,7 +101,7 @@ class ExplanationGate:
         if trigger and trigger != Trigger.CONFLICT and last is not None and last.state == state and since < s.stale_s:
             reason = f"{trigger}, but this state was explained {since:.1f} s ago"
             return GateDecision(evidence.track_id, evidence.window, False, None, reason, already_explained=True)
-        if trigger is None and last is None and since >= s.new_face_after_s:
+        if trigger is None and last is None and since >= s.new_face_after_s and evidence.track_id not in self._known:
             trigger, why = Trigger.NEW_FACE, f"seen for {since:.1f} s and not explained yet"
         elif trigger is None and last is not None and since >= s.stale_s:
             trigger, why = Trigger.STALE, f"last explained {since:.1f} s ago"
@@ -113,13 +117,22 @@ class ExplanationGate:
         return GateDecision(evidence.track_id, evidence.window, True, trigger, why)
 
     def forget(self, track_ids: set[int]) -> None:
-        """Drops faces that left long ago; a face that comes back is new to the gate."""
+        """Drops people who left long ago, keeping only their numbers (the newest KNOWN_KEPT): a person who
+        comes back (re-identification) is not a new face. Without it, a return is a new number anyway."""
         for tid in track_ids:
             self._last.pop(tid, None)
             self._first_seen.pop(tid, None)
+            self._known[tid] = None
+        while len(self._known) > KNOWN_KEPT:
+            del self._known[next(iter(self._known))]
 
     def sizes(self) -> dict[str, int]:
-        return {"calls": len(self._calls), "explained": len(self._last), "first_seen": len(self._first_seen)}
+        return {
+            "calls": len(self._calls),
+            "explained": len(self._last),
+            "first_seen": len(self._first_seen),
+            "known": len(self._known),
+        }
 
     @staticmethod
     def _no(evidence: Evidence, reason: str) -> GateDecision:

@@ -44,7 +44,8 @@ class SlowPath:
 
     def observe(self, result: FrameResult) -> list[GateDecision]:
         for face in result.faces:
-            self._last_seen[face.track_id] = result.t
+            if face.person_id is not None:
+                self._last_seen[face.person_id] = result.t
         if result.t - self._swept_at >= self.forget_after_s / 4:
             self._forget_gone(result.t)
         return self.decide(self.builder.add_result(result))

@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from engines.child_process import exit_with_parent
 from engines.contracts import Evidence, Explained
 from engines.slow.explainer import template_explanation
 from engines.slow.llm_models import GgufModel
@@ -47,18 +48,9 @@ class _Request:
     submitted: float = field(default_factory=time.monotonic)
 
 
-def _exit_with_parent(parent: int, every_s: float = 0.5) -> None:
-    """A parent killed outright (kill -9, a power button) cannot close its explainer: the child notices that it
-    was handed to another parent and ends, rather than spin on a model nobody reads."""
-    while True:
-        time.sleep(every_s)
-        if os.getppid() != parent:
-            os._exit(0)
-
-
 def _serve(model: GgufModel, settings: WorkerSettings, inbox, outbox) -> None:
     """The child process: load, warm the prompt prefix, then explain one request at a time."""
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
+    exit_with_parent()
     # Ctrl-C reaches the whole process group; the parent decides when the explainer ends, not the terminal
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(OSError):

@@ -21,6 +21,7 @@ from engines.errors import ModelError
 from engines.model_assets import (
     DETECTOR,
     EXPRESSION,
+    FACE_DESCRIPTOR,
     FACE_MESH,
     IRIS,
     VAD,
@@ -500,6 +501,60 @@ def export_iris(model_dir: Path, progress: Progress) -> dict:
     return manifest
 
 
+def export_face_descriptor(model_dir: Path, progress: Progress) -> dict:
+    """dlib's face descriptor and its landmark predictor, copied from their package and checked on the bundled
+    photos' faces (needs the face detector exported first). dlib runs them itself: there is nothing to convert."""
+    import importlib.metadata
+
+    from engines.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from engines.fast.face_descriptor import FaceDescriber
+    from engines.fast.face_detector import RetinaFaceDetector
+    from engines.fast.person_identity import DISTANCE_THRESHOLD
+    from export.models import dlib_descriptor as dd
+
+    progress("face descriptor: dlib's ResNet and its 5-point predictor, checked on the bundled photos' faces")
+    source, predictor = dd.packaged_path(dd.DESCRIPTOR_FILE), dd.packaged_path(dd.PREDICTOR_FILE)
+    data, predictor_data = source.read_bytes(), predictor.read_bytes()
+    package = dd.PACKAGE.split("==")[0]
+    filename = f"{FACE_DESCRIPTOR}.dat"
+    manifest = _base_manifest(
+        FACE_DESCRIPTOR,
+        filename,
+        data,
+        {
+            "package": package,
+            "version": importlib.metadata.version(package),
+            "file": f"face_recognition_models/models/{dd.DESCRIPTOR_FILE}",
+            "license": dd.LICENSE,
+            "origin": dd.ORIGIN,
+        },
+    )
+    manifest.update(
+        {
+            "task": "a 128-d descriptor of a face chip aligned by the 5-point predictor; one person's faces lie close "
+            "in Euclidean distance",
+            "runtime": "dlib (dlib-bin), in a process of its own",
+            "predictor": {
+                "file": f"{FACE_DESCRIPTOR}.predictor.dat",
+                "size": len(predictor_data),
+                "sha256": hashlib.sha256(predictor_data).hexdigest(),
+                "source": f"face_recognition_models/models/{dd.PREDICTOR_FILE}",
+            },
+        }
+    )
+    describer = FaceDescriber(source, predictor)
+    detector_asset = load_asset(DETECTOR, model_dir)
+    detector = RetinaFaceDetector(OnnxRuntimeBackend("cpu").load(detector_asset.path), detector_asset, input_size=640)
+    checks = dd.check_on_photos(describer, detector, CHECK_PHOTOS, DISTANCE_THRESHOLD)
+    if not checks["passed"]:
+        raise ModelError(f"face descriptor check failed: {checks}")
+    manifest["checks"] = checks
+    _write_atomic(model_dir / manifest["predictor"]["file"], predictor_data)
+    _write_atomic(model_dir / filename, data)
+    _write_manifest(model_dir, manifest)
+    return manifest
+
+
 def export_models(model_dir: Path | None = None, force: bool = False, progress: Progress = print) -> list[dict]:
     """Export whatever is missing (or everything with `force`); returns the manifests written.
 
@@ -518,6 +573,7 @@ def export_models(model_dir: Path | None = None, force: bool = False, progress: 
             (VAD, export_vad),
             (FACE_MESH, export_face_mesh),
             (IRIS, export_iris),  # its check crops eyes with the face detector and the mesh
+            (FACE_DESCRIPTOR, export_face_descriptor),  # its check finds faces with the face detector
         )
         for name, export in exports:
             if force or not is_exported(model_dir, name):
