@@ -43,6 +43,7 @@ def test_a_return_continues_its_person_a_stranger_does_not_and_two_faces_in_view
     assert ids.observe(2, 5.0, describable=True) and ids.person(2) is None  # who? waits for its descriptor
     ids.described(2, 5.1, a + 0.01)
     assert ids.person(2) == 1
+    ids.observe(2, 5.2, describable=False)
     assert ids.observe(3, 5.2, describable=False) is False and ids.person(3) == 2  # person 1 is in view
     ids.retain({2, 3})
     ids.retain({3})  # person 1 leaves again; a stranger comes
@@ -58,6 +59,22 @@ def test_a_return_continues_its_person_a_stranger_does_not_and_two_faces_in_view
     ]
     assert decisions[1].distance == pytest.approx(np.linalg.norm(np.full(128, 0.01)), abs=1e-4)
     assert decisions[3].distance > 0.5  # the nearest of the people not in view was too far
+
+
+def test_a_track_the_tracker_only_coasts_on_does_not_keep_its_person_from_a_new_track():
+    """A looped clip jumps back: every face vanishes at once and reappears elsewhere, while the tracker still
+    predicts the old tracks for a moment. Those predictions are not sightings: the new tracks can be them."""
+    ids = PersonIdentity(IdentitySettings(threshold=0.5))
+    ids.observe(1, 0.0, describable=True)
+    ids.described(1, 0.1, _unit(1))
+    ids.observe(1, 4.0, describable=False)  # last found by the detector at 4.0 s
+    ids.observe(1, 4.1, describable=False, detected=False)  # then only predicted
+    assert ids.observe(2, 4.1, describable=True) and ids.person(2) is None  # person 1 could be it
+    ids.described(2, 4.2, _unit(1) + 0.01)
+    assert ids.person(2) == 1
+    ids.observe(1, 4.2, describable=False, detected=False)
+    ids.observe_frame(4.3, [(3, False, True), (2, False, True)])  # found on the frame track 2 is: not person 1
+    assert ids.person(3) == 2
 
 
 def test_a_face_never_seen_clearly_is_a_new_person_after_the_wait_and_a_late_descriptor_still_counts():

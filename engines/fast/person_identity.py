@@ -62,7 +62,7 @@ class IdentityDecision:
 @dataclass
 class _Track:
     first_t: float
-    last_t: float
+    last_t: float  # when the detector last found its face: a track the tracker only predicts is not a sighting
     person: int | None = None
     asked_t: float | None = None  # when its face was last sent to be described
 
@@ -95,11 +95,16 @@ class PersonIdentity:
         return len(self._people)
 
     def _candidates(self, track: _Track) -> set[int]:
-        """People who could be this track: none of their sightings, ended or in view, overlaps it."""
+        """People who could be this track: none of their sightings, ended or in view, overlaps it. A track
+        still kept while its face is gone (the tracker coasts for a moment) overlaps only up to its last
+        detection: a looped clip's jump back ends every track at once and starts new ones at once."""
         busy = {
             other.person
             for other in self._tracks.values()
-            if other is not track and other.person is not None and other.first_t <= track.last_t
+            if other is not track
+            and other.person is not None
+            and other.first_t <= track.last_t
+            and other.last_t >= track.first_t
         }
         for number, person in self._people.items():
             if any(a <= track.last_t and b >= track.first_t for a, b in person.seen):
@@ -121,26 +126,38 @@ class PersonIdentity:
         seen.append((track.first_t, track.last_t))
         del seen[:-SEEN_KEPT]
 
-    def observe(self, track_id: int, t: float, describable: bool) -> bool:
-        """The track was seen at `t`; True when its face should be described now."""
+    def observe(self, track_id: int, t: float, describable: bool, detected: bool = True) -> bool:
+        """The track was seen at `t` (`detected`: found by the detector, not only predicted); True when its face
+        should be described now."""
+        return self.observe_frame(t, [(track_id, describable, detected)])[0]
+
+    def observe_frame(self, t: float, faces: list[tuple[int, bool, bool]]) -> list[bool]:
+        """A frame's faces as (track, describable, detected): every sighting is noted before anyone is decided
+        (a face decided first must not miss one found on the same frame). For each, whether to describe it."""
         s = self.settings
-        track = self._tracks.get(track_id)
-        if track is None:
-            track = self._tracks[track_id] = _Track(first_t=t, last_t=t)
-        track.last_t = t
-        if track.person is None:
-            if self.blind is not None:
-                self._decide(track_id, track, None, None, f"faces cannot be compared: {self.blind}")
-            elif not self._candidates(track):
-                self._decide(track_id, track, None, None, "no one seen before could be this face")
-            elif t - track.first_t >= s.give_up_s and track.asked_t is None:
-                self._decide(track_id, track, None, None, f"never seen clearly enough to compare in {s.give_up_s:g} s")
-        if not describable or self.blind is not None:
-            return False
-        if track.asked_t is None or (track.person is not None and t - track.asked_t >= s.refresh_s):
-            track.asked_t = t
-            return True
-        return False
+        for track_id, _, detected in faces:
+            track = self._tracks.get(track_id)
+            if track is None:
+                self._tracks[track_id] = _Track(first_t=t, last_t=t)
+            elif detected:
+                track.last_t = t
+        wanted = []
+        for track_id, describable, _ in faces:
+            track = self._tracks[track_id]
+            if track.person is None:
+                if self.blind is not None:
+                    self._decide(track_id, track, None, None, f"faces cannot be compared: {self.blind}")
+                elif not self._candidates(track):
+                    self._decide(track_id, track, None, None, "no one seen before could be this face")
+                elif t - track.first_t >= s.give_up_s and track.asked_t is None:
+                    why = f"never seen clearly enough to compare in {s.give_up_s:g} s"
+                    self._decide(track_id, track, None, None, why)
+            ask = describable and self.blind is None
+            ask = ask and (track.asked_t is None or (track.person is not None and t - track.asked_t >= s.refresh_s))
+            if ask:
+                track.asked_t = t
+            wanted.append(ask)
+        return wanted
 
     def undecided(self) -> list[int]:
         """Tracks, in view or ended, whose person is not known yet."""

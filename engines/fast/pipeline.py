@@ -184,12 +184,15 @@ class FastPath:
         if describer.failed is not None:
             identity.blind = describer.failed
         s = identity.settings
+        seen = []
         for face, track, reading in zip(faces, tracks, readings, strict=True):
             x1, y1, x2, y2 = face.box
             describable = x2 - x1 >= s.min_face_px and _inside(face.box, frame.image.shape, slack=s.max_cut)
             if describable and reading is not None:
                 describable = abs(face_frame(reading.points)[2][0]) <= s.max_yaw_deg
-            if identity.observe(track, t, describable):
+            seen.append((track, describable, face.detected))
+        for face, track, ask in zip(faces, tracks, identity.observe_frame(t, seen), strict=True):
+            if ask:
                 region, box = face_region(frame.image, face.box)
                 describer.submit((self._generation, track), region, box, urgent=identity.urgent(track))
         return [identity.person(track) for track in tracks]
