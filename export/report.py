@@ -348,7 +348,7 @@ def _people(log: SessionLog, clock: SessionClock) -> str:
         sections.append(
             f'<article id="person-{track_id}" data-track="{track_id}" data-seen-s="{seen_s(f):.3f}" '
             f'data-frames="{len(t)}"><h3>Person {track_id}</h3>'
-            f'<p class="facts">In view {t.min():.1f}-{t.max():.1f} s ({len(t)} frames{_sightings(f)}); mostly '
+            f'<p class="facts">In view {_sightings(f)} ({len(t)} frames); mostly '
             f"<b>{dominant[0]}</b> ({dominant[1]:.0%}); uncertain {uncertain_share:.0%} of the time; "
             f"valence-like mean {np.mean(valence):+.2f} (min {np.min(valence):+.2f}, max {np.max(valence):+.2f}); "
             f"{len(own)} explanation{'s' * (len(own) != 1)}.</p>"
@@ -382,11 +382,15 @@ def _people(log: SessionLog, clock: SessionClock) -> str:
 
 
 def _sightings(person: dict[str, np.ndarray]) -> str:
-    """', seen 3 times (tracks 2, 7, 9)' for a person who left the view and came back."""
-    tracks = sorted({int(t) for t in person["track_id"]})
-    if len(tracks) < 2:
-        return ""
-    return f", seen {len(tracks)} times: tracks {', '.join(map(str, tracks))}"
+    """When a person was in view: '0.0-4.2 s', or for one who left and came back each sighting (track) in turn,
+    '0.0-2.3 s, 3.7-4.2 s (tracks 3, 9)'."""
+    spans = {}
+    for track in sorted({int(x) for x in person["track_id"]}):
+        t = person["time_s"][person["track_id"] == track]
+        spans[track] = (float(t.min()), float(t.max()))
+    order = sorted(spans, key=lambda k: spans[k])
+    words = ", ".join(f"{spans[k][0]:.1f}-{spans[k][1]:.1f} s" for k in order)
+    return words if len(order) == 1 else f"{words} (tracks {', '.join(map(str, order))})"
 
 
 def _short_lived(tracks: dict[int, dict[str, np.ndarray]], marks: dict) -> str:

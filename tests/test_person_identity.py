@@ -170,6 +170,13 @@ def test_the_group_clip_has_six_people_and_every_return_is_its_person(group_sess
     html = (group_session / "report.html").read_text()
     assert re.search(r'data-field="people"[^>]*>6 \(seen as \d+ separate tracks\)<', html)
     assert len(re.findall(r'<article id="person-\d+"', html)) == 6
+    for person in {p for p, f in people_faces.items() if sum(v == p for v in person_of.values()) > 1}:
+        own = sorted((t for t, p in person_of.items() if p == person), key=int)
+        spans = {t: [float(r["time_s"]) for r in rows if r["track_id"] == t] for t in own}
+        order = sorted(own, key=lambda t: min(spans[t]))
+        words = ", ".join(f"{min(spans[t]):.1f}-{max(spans[t]):.1f} s" for t in order)
+        article = re.search(rf'<article id="person-{person}"(.*?)</article>', html, re.S).group(1)
+        assert f"In view {words} (tracks {', '.join(order)})" in article  # each sighting, not one long stay
 
 
 def test_descriptors_stay_in_memory_and_the_session_says_what_was_on(group_session, model_dir, tmp_path):

@@ -87,8 +87,9 @@ def in_view_on_page(html: str) -> dict[int, tuple[float, float]]:
     """Each person's first and last sighting as the page prints them (their chart section or their short row)."""
     shown = {}
     for track, body in re.findall(r'<article id="person-(\d+)"(.*?)</article>', html, re.S):
-        a, b = re.search(r"In view (-?[\d.]+)-(-?[\d.]+) s", body).groups()
-        shown[int(track)] = (float(a), float(b))
+        line = re.search(r"In view (.*?) \(", body).group(1)  # one span per sighting: "0.0-2.3 s, 3.7-4.2 s"
+        spans = [(float(a), float(b)) for a, b in re.findall(r"(-?[\d.]+)-(-?[\d.]+) s", line)]
+        shown[int(track)] = (spans[0][0], max(b for _, b in spans))
     for track, body in re.findall(r'<tr id="person-(\d+)" class="short"(.*?)</tr>', html, re.S):
         a, b = re.search(r"<td>(-?[\d.]+)-(-?[\d.]+) s</td>", body).groups()
         shown[int(track)] = (float(a), float(b))
