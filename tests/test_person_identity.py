@@ -217,19 +217,14 @@ def _face_crop(name: str, size: int = 200) -> np.ndarray:
     return cv2.resize(crop, (size, size))
 
 
-def test_a_different_face_in_the_same_place_is_someone_new_and_the_first_back_after_ten_seconds_is_them(
-    model_dir,
-):
+def _swap_frames(fps: int = 10) -> list[Frame]:
     """Astronaut at the middle for 2 s, an empty scene, a stranger at the same place for 2 s, 10 s of empty
-    scene, the astronaut again, smaller, darker and further left: three tracks, two people. A new day (a
-    kiosk's) forgets them all."""
-    fps = 10
+    scene, the astronaut again, smaller, darker and further left."""
     a, b = _face_crop("astronaut"), _face_crop("portrait")
     back = cv2.convertScaleAbs(cv2.resize(a, (150, 150), interpolation=cv2.INTER_AREA), alpha=0.8)
     blank = np.full((360, 480, 3), 90, np.uint8)
-    script = [(a, 2.0), (None, 1.0), (b, 2.0), (None, 10.0), (back, 2.0)]
     frames, t = [], 0.0
-    for face, seconds in script:
+    for face, seconds in [(a, 2.0), (None, 1.0), (b, 2.0), (None, 10.0), (back, 2.0)]:
         for _ in range(int(seconds * fps)):
             image = blank.copy()
             if face is back:
@@ -238,6 +233,40 @@ def test_a_different_face_in_the_same_place_is_someone_new_and_the_first_back_af
                 image[80:280, 140:340] = face
             frames.append(Frame(t=round(t, 3), index=len(frames), image=image))
             t += 1 / fps
+    return frames
+
+
+def test_a_describer_that_dies_turns_re_identification_off_and_says_so(model_dir):
+    """kill -9 of the face describer's process: the session goes on, says why once, and from then on each new
+    track is a new person (the astronaut's return is not recognised: nothing is guessed)."""
+    import os
+    import signal
+
+    frames = _swap_frames()
+    notices: list[str] = []
+    pipeline = Pipeline(PipelineOptions(fast=FastPathOptions(model_dir=model_dir)), "swap", on_notice=notices.append)
+    events: list[dict] = []
+    pipeline.connect(events.append)
+    try:
+        for frame in frames:
+            if frame.index == 25:
+                os.kill(pipeline.fast.describer._process.pid, signal.SIGKILL)
+            pipeline.step(frame)
+        pipeline.end_of_input()
+    finally:
+        pipeline.close()
+    lost = [e for e in events if e["event"] == "reid_lost"]
+    assert len(lost) == 1 and "describer" in lost[0]["reason"]
+    assert len(notices) == 1 and "re-identification off" in notices[0]
+    people = [e for e in events if e["event"] == "person"]
+    assert [(p["person_id"], p["returning"]) for p in people] == [(1, False), (2, False), (3, False)]
+
+
+def test_a_different_face_in_the_same_place_is_someone_new_and_the_first_back_after_ten_seconds_is_them(
+    model_dir,
+):
+    """The swap clip (`_swap_frames`): three tracks, two people. A new day (a kiosk's) forgets them all."""
+    frames = _swap_frames()
     pipeline = Pipeline(PipelineOptions(fast=FastPathOptions(model_dir=model_dir)), "swap")
     events: list[dict] = []
     pipeline.connect(events.append)

@@ -56,6 +56,7 @@ class Pipeline:
         evidence window, fused with the voice, as the gate saw it (the training data builder's input)."""
         self.options = options
         self._offline = keep_all
+        self._reid_lost = False
         self._notice = on_notice or _ignore
         self._events: deque[dict] = deque(maxlen=EVENTS_WAITING)
         self._sink: EventSink | None = None
@@ -167,9 +168,16 @@ class Pipeline:
         return result
 
     def _emit_identities(self) -> None:
-        if self.fast.identity is not None:
-            for decision in self.fast.identity.take_decisions():
-                self._emit(decision.record())
+        identity = self.fast.identity
+        if identity is None:
+            return
+        for decision in identity.take_decisions():
+            self._emit(decision.record())
+        if identity.blind is not None and not self._reid_lost:
+            self._reid_lost = True
+            self.info["fast_path"]["re_identification"]["lost"] = identity.blind
+            self._emit({"event": "reid_lost", "reason": identity.blind})
+            self._notice(f"re-identification off from here: {identity.blind}; each new face is someone new")
 
     def forget_people(self) -> None:
         """Who was seen is forgotten (descriptors dropped); faces in view become new people. A kiosk's new day."""
