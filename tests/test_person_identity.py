@@ -89,11 +89,36 @@ def test_a_face_never_seen_clearly_is_a_new_person_after_the_wait_and_a_late_des
     ids.observe(3, 4.0, describable=False)  # a profile, never describable
     assert ids.person(3) is None
     ids.observe(3, 7.0, describable=False)
-    assert ids.person(3) == 3 and "never seen clearly" in ids.take_decisions()[-1].reason
+    assert ids.person(3) == 3 and "not matched to anyone" in ids.take_decisions()[-1].reason
     ids.retain(set())
     ids.observe(4, 8.0, describable=True)
     ids.described(4, 8.1, _unit(1))  # person 1's face, described after their track ended
     assert ids.person(4) == 1
+
+
+def _at(base: np.ndarray, distance: float, seed: int) -> np.ndarray:
+    """A descriptor `distance` away from `base`."""
+    step = _unit(seed) - base * float(_unit(seed) @ base)
+    return (base + step / np.linalg.norm(step) * distance).astype(np.float32)
+
+
+def test_a_face_between_the_two_distances_is_looked_at_again_and_a_brief_undescribed_one_is_no_one():
+    ids = PersonIdentity(IdentitySettings(threshold=0.5, new_above=0.6, retry_s=0.3))
+    a = _unit(1)
+    ids.observe(1, 0.0, describable=True)
+    ids.described(1, 0.1, a)
+    ids.retain(set())
+    assert ids.observe(2, 5.0, describable=True)
+    ids.described(2, 5.1, _at(a, 0.55, 7))  # a blurred look: neither near enough nor far enough
+    assert ids.person(2) is None
+    assert not ids.observe(2, 5.2, describable=True)  # not before retry_s
+    assert ids.observe(2, 5.5, describable=True)
+    ids.described(2, 5.6, _at(a, 0.3, 8))
+    assert ids.person(2) == 1 and ids.take_decisions()[-1].distance == pytest.approx(0.3, abs=1e-4)
+    ids.retain(set())
+    ids.observe(3, 9.0, describable=False)  # at the frame's edge for a moment, then gone: could be anyone
+    ids.retain(set())
+    assert ids.person(3) is None and 3 in ids.undecided() and ids.people == 1
 
 
 # --- the model, on the faces the packages ship ---------------------------------------------------------

@@ -20,20 +20,24 @@ import numpy as np
 
 # Fitted on the faces emolens ships (tests/test_person_identity.py prints the figures): the same face, panned
 # and zoomed in the bundled clips, lies at most 0.33 from its earlier descriptors; the closest two different
-# people among the bundled photos' eight lie 0.63 apart (export-models checks both sides). The threshold sits
-# between them, nearer the people apart: a person who comes back as new is a smaller lie than two merged.
+# people among the bundled photos' eight lie 0.63 apart (export-models checks both sides). At or under 0.5 a
+# track is that person; over 0.6 (dlib's own threshold) it is someone new. Between, seen live on faces
+# blurred by a fast pan or cut by the frame's edge (0.52-0.60, each a return), the face is described again.
 DISTANCE_THRESHOLD = 0.5
+NEW_PERSON_ABOVE = 0.6
 
 
 @dataclass(frozen=True)
 class IdentitySettings:
-    threshold: float = DISTANCE_THRESHOLD
+    threshold: float = DISTANCE_THRESHOLD  # the nearest person at or under this distance is the track's person
+    new_above: float = NEW_PERSON_ABOVE  # no one under this distance: a new person; between: described again
+    retry_s: float = 0.3  # how soon a face in between is described again
     min_face_px: float = 40.0  # narrower faces give chips too blurred to compare
     max_cut: float = 0.25  # a face cut by the frame's edge by more than this share of its box is not described
     max_yaw_deg: float = 30.0  # a profile is described as someone else
     gallery: int = 6  # descriptors kept per person (the newest), to match returns from other angles
     refresh_s: float = 3.0  # a track seen this long since its last descriptor is described again
-    give_up_s: float = 3.0  # a track never describable this long is a new person
+    give_up_s: float = 3.0  # a track in view this long whose person is still not known is a new person
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,9 @@ class _Track:
     last_t: float  # when the detector last found its face: a track the tracker only predicts is not a sighting
     person: int | None = None
     asked_t: float | None = None  # when its face was last sent to be described
+    retry_t: float = 0.0  # not described again before this (an answer in between the two distances)
+    nearest: float | None = None  # the nearest distance its descriptors came to anyone (while undecided)
+    descriptors: list[np.ndarray] = field(default_factory=list)  # taken while undecided: its person's, later
 
 
 @dataclass
@@ -150,9 +157,10 @@ class PersonIdentity:
                 elif not self._candidates(track):
                     self._decide(track_id, track, None, None, "no one seen before could be this face")
                 elif t - track.first_t >= s.give_up_s and track.asked_t is None:
-                    why = f"never seen clearly enough to compare in {s.give_up_s:g} s"
-                    self._decide(track_id, track, None, None, why)
+                    why = f"not matched to anyone in {s.give_up_s:g} s in view"
+                    self._decide(track_id, track, None, track.nearest, why)
             ask = describable and self.blind is None
+            ask = ask and t >= track.retry_t
             ask = ask and (track.asked_t is None or (track.person is not None and t - track.asked_t >= s.refresh_s))
             if ask:
                 track.asked_t = t
@@ -187,12 +195,19 @@ class PersonIdentity:
             distances = {p: self._distance(p, descriptor) for p in self._candidates(track)}
             nearest = min(distances, key=distances.get, default=None)
             distance = None if nearest is None else distances[nearest]
+            if distance is not None:
+                track.nearest = distance if track.nearest is None else min(track.nearest, distance)
             if nearest is not None and distance <= self.settings.threshold:
                 self._decide(track_id, track, nearest, distance, "the nearest face of someone not in view")
-            else:
+            elif nearest is None or distance > self.settings.new_above:
                 self._decide(track_id, track, None, distance, "no one not in view was near enough")
+            else:  # in between: not sure enough either way; another look at the face decides
+                track.descriptors.append(descriptor)
+                track.asked_t, track.retry_t = None, t + self.settings.retry_s
+                return
         gallery = self._people[track.person].gallery
-        gallery.append(descriptor)
+        gallery.extend([*track.descriptors, descriptor])
+        track.descriptors = []
         del gallery[: -self.settings.gallery]
 
     def _distance(self, person: int, descriptor: np.ndarray) -> float:
@@ -207,14 +222,13 @@ class PersonIdentity:
 
     def retain(self, track_ids: set[int]) -> None:
         """Tracks not in `track_ids` ended: their people may now come back. One that ended undecided waits for
-        the descriptor it was sent for; one never sent (never describable) is a new person."""
+        the descriptor it was sent for; one never describable (a moment at the frame's edge, too small) stays
+        no one: it could be anyone, and counting it as someone new would make up a person."""
         for tid in [t for t in self._tracks if t not in track_ids]:
             track = self._tracks.pop(tid)
             self._ended[tid] = track
             if track.person is not None:
                 self._close(track)
-            elif track.asked_t is None:
-                self._decide(tid, track, None, None, "never seen clearly enough to compare")
         while len(self._ended) > ENDED_KEPT:
             del self._ended[next(iter(self._ended))]
 
