@@ -400,3 +400,23 @@ def test_each_persons_facial_actions_on_the_page_are_their_rows(session, tmp_pat
     assert float(stretch.group(2)) == pytest.approx(float(marked[-1]["time_s"]), abs=1e-3)
     labels = Counter(r["label"] for r in marked).most_common(1)[0][0]
     assert f"labelled <b>{labels}</b>, the actions show <b>happy</b> (6 frames)" in stretch.group(3)
+
+
+def test_rows_of_faces_never_identified_are_counted_not_made_into_people(session, tmp_path):
+    """A track that ended before anyone could tell who it was keeps no person: the page counts its rows apart and
+    gives it no section of its own."""
+    lines = (session / "frames.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    person, track = header.index("person_id"), header.index("track_id")
+    rows = [line.split(",") for line in lines[1:]]
+    brief = max(int(r[track]) for r in rows)
+    for r in rows:
+        if int(r[track]) == brief:
+            r[person] = ""
+    events = [e for e in jsonl(session / "events.jsonl") if not (e["event"] == "person" and e["track_id"] == brief)]
+    html = rerender(session, tmp_path, "unidentified", events=events, frames=[lines[0]] + [",".join(r) for r in rows])
+    blank = sum(1 for r in rows if int(r[track]) == brief)
+    people = {r[person] for r in rows if r[person]}
+    words = text(overview_field(html, "people").group(2))
+    assert words.startswith(f"{len(people)} (seen as") and f"; {blank} rows of faces seen too briefly" in words
+    assert len(re.findall(r'id="person-\d+"', html)) == len(people)
