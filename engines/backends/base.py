@@ -33,6 +33,7 @@ class CompiledModel(ABC):
     outputs: tuple[TensorSpec, ...]
     device: str  # what actually runs it, e.g. "CPUExecutionProvider"
     device_type: str = "cpu"  # where its inputs can already lie: "cpu" or "cuda" (torch's device names)
+    layout: str = "NCHW"  # how an image input is laid out; NHWC where the runtime takes it so (LiteRT)
 
     @abstractmethod
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]: ...

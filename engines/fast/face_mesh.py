@@ -101,11 +101,14 @@ class FaceMesh:
             raise ModelError(f"{asset.name}: its manifest lists no output {missing}; it lists {names}")
         return [names.index(n) for n in wanted]
 
-    def _batch(self, image: np.ndarray, matrices: list[np.ndarray], spec: _Input) -> np.ndarray:
-        batch = np.empty((len(matrices), 3, spec.size, spec.size), np.float32)
+    @staticmethod
+    def _batch(image: np.ndarray, matrices: list[np.ndarray], spec: _Input, layout: str = "NCHW") -> np.ndarray:
+        """The crops as the model takes them: RGB, scaled, in the model's layout (NCHW, or NHWC for LiteRT)."""
+        n, size = len(matrices), spec.size
+        batch = np.empty((n, size, size, 3) if layout == "NHWC" else (n, 3, size, size), np.float32)
         for i, m in enumerate(matrices):
-            crop = cv2.warpAffine(image, m, (spec.size, spec.size), flags=cv2.INTER_LINEAR)
-            batch[i] = crop[:, :, ::-1].transpose(2, 0, 1)  # BGR -> RGB
+            rgb = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR)[:, :, ::-1]  # BGR -> RGB
+            batch[i] = rgb if layout == "NHWC" else rgb.transpose(2, 0, 1)
         batch *= spec.scale
         batch += spec.offset
         return batch
@@ -134,7 +137,8 @@ class FaceMesh:
         if not faces:
             return []
         matrices = [self.face_matrix(box, landmarks) for box, landmarks in faces]
-        outputs = self.mesh.run({self.mesh_input.name: self._batch(image, matrices, self.mesh_input)})
+        batch = self._batch(image, matrices, self.mesh_input, self.mesh.layout)
+        outputs = self.mesh.run({self.mesh_input.name: batch})
         coords, logits = (outputs[i] for i in self._mesh_outputs)
         coords = np.asarray(coords, np.float64).reshape(len(faces), -1, 3)
         scores = 1.0 / (1.0 + np.exp(-np.asarray(logits, np.float64).reshape(len(faces))))
@@ -152,7 +156,8 @@ class FaceMesh:
                 self.eye_matrix(points, RIGHT_EYE_CORNERS, False),
                 self.eye_matrix(points, LEFT_EYE_CORNERS, True),
             ]
-        outputs = self.iris.run({self.iris_input.name: self._batch(image, matrices, self.iris_input)})
+        batch = self._batch(image, matrices, self.iris_input, self.iris.layout)
+        outputs = self.iris.run({self.iris_input.name: batch})
         iris = np.asarray(outputs[self._iris_outputs[1]], np.float64).reshape(len(matrices), -1, 3)
         centres = np.array([_to_frame(i[:1], m)[0, :2] for i, m in zip(iris, matrices, strict=True)])
         return [centres[2 * k : 2 * k + 2] for k in range(len(meshes))]
