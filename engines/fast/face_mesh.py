@@ -107,10 +107,10 @@ class FaceMesh:
         n, size = len(matrices), spec.size
         batch = np.empty((n, size, size, 3) if layout == "NHWC" else (n, 3, size, size), np.float32)
         for i, m in enumerate(matrices):
-            rgb = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR)[:, :, ::-1]  # BGR -> RGB
-            batch[i] = rgb if layout == "NHWC" else rgb.transpose(2, 0, 1)
-        batch *= spec.scale
-        batch += spec.offset
+            rgb = cv2.cvtColor(cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR), cv2.COLOR_BGR2RGB)
+            np.multiply(rgb if layout == "NHWC" else rgb.transpose(2, 0, 1), spec.scale, out=batch[i])
+        if spec.offset:
+            batch += spec.offset
         return batch
 
     def face_matrix(self, box: tuple[float, float, float, float], landmarks: np.ndarray) -> np.ndarray:

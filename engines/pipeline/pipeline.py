@@ -75,6 +75,8 @@ class Pipeline:
         try:  # what was started (a microphone, the explainer's process) is ended if a later stage fails
             fusion = self._open_voice(spec, camera, t0)
             self._build_slow_path(fusion, keep_all, on_token, on_window)
+            if self.slow is not None:
+                self.slow.people_return = self.fast.identity is not None
         except BaseException:
             self.close(abort=True)
             raise

@@ -116,13 +116,14 @@ class ExplanationGate:
         self._last[evidence.track_id] = _Explained(t, state)
         return GateDecision(evidence.track_id, evidence.window, True, trigger, why)
 
-    def forget(self, track_ids: set[int]) -> None:
-        """Drops people who left long ago, keeping only their numbers (the newest KNOWN_KEPT): a person who
+    def forget(self, track_ids: set[int], remember: bool = True) -> None:
+        """Drops people who left long ago; `remember` keeps their numbers (the newest KNOWN_KEPT): a person who
         comes back (re-identification) is not a new face. Without it, a return is a new number anyway."""
         for tid in track_ids:
             self._last.pop(tid, None)
             self._first_seen.pop(tid, None)
-            self._known[tid] = None
+            if remember:
+                self._known[tid] = None
         while len(self._known) > KNOWN_KEPT:
             del self._known[next(iter(self._known))]
 

@@ -38,6 +38,7 @@ class SlowPath:
         self._on_decision = on_decision or (lambda decision, evidence: None)
         self.forget_after_s = forget_after_s
         self._last_seen: dict[int, float] = {}
+        self.people_return = False  # re-identification is on: a number that comes back is a person returning
         self._swept_at = 0.0
         self.windows = 0
         self.invoked = 0
@@ -84,7 +85,7 @@ class SlowPath:
             for tid in gone:
                 del self._last_seen[tid]
             self.builder.forget(gone)
-            self.gate.forget(gone)
+            self.gate.forget(gone, remember=self.people_return)
 
     def sizes(self) -> dict[str, int]:
         """How many entries each table holds: a soak run checks that none of them grows."""
