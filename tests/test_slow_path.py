@@ -561,14 +561,26 @@ def test_a_corrupt_model_leaves_the_fast_path_running(tmp_path, model_dir):
     assert events[1]["event"] == "explainer_unavailable"
 
 
-def test_recorded_frames_replay_into_the_same_windows(tmp_path, group_windows, model_dir):
-    out = tmp_path / "s"
-    assert run_emolens("analyze", str(GROUP_CLIP), "--out", str(out), "--quiet").returncode == 0
-    csv_path = out / "frames.csv"
+def test_recorded_frames_replay_into_the_same_windows(tmp_path, model_dir):
+    """One run writes frames.csv while its slow path builds windows; the file replays into those windows. (Two
+    runs need not agree: which frames of a returning face wait for its descriptor depends on the machine.)"""
+    from capture import open_source
+    from engines.pipeline import Pipeline, PipelineOptions
+    from export.frames_csv import FramesCsvWriter
+
+    live: list[Evidence] = []
+    csv_path = tmp_path / "frames.csv"
+    writer = FramesCsvWriter(csv_path)
+    pipeline = Pipeline(PipelineOptions(), str(GROUP_CLIP), on_window=live.append)
+    with open_source(str(GROUP_CLIP)) as source:
+        for frame in source.frames():
+            writer.write(pipeline.step(frame))
+    pipeline.finish()
+    pipeline.close()
+    writer.close()
     replayed = windows_of(read_frames_csv(csv_path))
-    assert [(e.track_id, e.window, e.label) for e in replayed] == [
-        (e.track_id, e.window, e.label) for e in group_windows
-    ]
+    assert len(live) >= 20
+    assert [(e.track_id, e.window, e.label) for e in replayed] == [(e.track_id, e.window, e.label) for e in live]
     text = csv_path.read_text()
     csv_path.write_text(text[: len(text) - 40])  # a last line cut short, as a killed run leaves it
     assert len(windows_of(read_frames_csv(csv_path))) == len(replayed)
