@@ -426,7 +426,7 @@ def _glance(tracks: dict[int, dict[str, np.ndarray]], marks: dict) -> str:
         top = max(shares, key=lambda s: s[1])
         rows.append(
             f'<tr><td><a href="#person-{track_id}">Person {track_id}</a></td>'
-            f"<td>{f['time_s'].min():.1f}-{f['time_s'].max():.1f} s</td><td>{top[0]} {top[1]:.0%}</td>"
+            f"<td>{_sightings(f)}</td><td>{top[0]} {top[1]:.0%}</td>"
             f'<td class="mini">{share_bar([(e, v, EMOTION_COLORS[e]) for e, v in shares], width=240, height=14)}</td>'
             f"<td>{np.mean(valence_like(f)):+.2f}</td><td>{np.mean(f['uncertain']):.0%}</td>"
             f"<td>{len(marks.get(track_id, []))}</td></tr>"
