@@ -97,11 +97,10 @@ class SettingsDialog(QDialog):
             hint = f"default: {default_text(name)}" + (f"; {meaning}" if meaning else "")
             editor.setToolTip(hint)
             groups[group].addRow(label, self._with_hint(name, editor, hint))
-        privacy = QLabel(
-            "Recordings hold numbers only (probabilities, boxes, cues, explanations) unless you turn on key "
-            "frames above; no video is ever saved, and nothing leaves this computer."
+        privacy = QLabel(  # broken by hand: a word-wrapped label in a form is sized for one line, and clipped
+            "Recordings hold numbers only (probabilities, boxes, cues, explanations) unless you turn on key frames "
+            "above;\nno video is ever saved, face descriptors stay in memory, and nothing leaves this computer."
         )
-        privacy.setWordWrap(True)
         groups["Recording and privacy"].addRow(privacy)
         self.current_pin = QLineEdit(echoMode=QLineEdit.EchoMode.Password, placeholderText="needed to change it")
         self.new_pin = QLineEdit(echoMode=QLineEdit.EchoMode.Password, placeholderText="4-12 digits; empty: unchanged")
