@@ -17,7 +17,6 @@ import numpy as np
 from engines.errors import ModelError
 from engines.model_assets import ModelAsset, companion_file
 
-DESCRIPTOR_SIZE = 128
 REGION_SCALE = 2.0  # the crop handed to the describer: the face box enlarged this much, room for dlib's chip
 
 

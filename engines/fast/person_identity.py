@@ -3,13 +3,15 @@
 A track ends whenever a face turns away, leaves the view or is hidden; without
 this, each return is counted as someone new. Each track's face is described
 (engines/fast/face_descriptor.py) when it is large and frontal enough to compare;
-its first descriptor is compared with the people who could be it: those none of
-whose sightings overlaps this track's (two faces in view at once are never one
-person). The nearest within `threshold` continues, otherwise the track is a new
-person. Where no one could be it, a track is a new person at once; otherwise it
-waits for its descriptor, even past its own end (a file is read faster than a
-descriptor is made), and a face never seen clearly enough is a new person.
-Descriptors are kept in memory for the session only.
+its descriptor is compared with the people who could be it: those none of whose
+sightings overlaps this track's (two faces in view at once are never one
+person). The nearest within `threshold` continues; with no one within
+`new_above`, the track is a new person; in between, the face is described again.
+Where no one could be it, a track is a new person at once; otherwise it waits
+for its descriptor, even past its own end (a file is read faster than a
+descriptor is made). A track in view for `give_up_s` without a match is a new
+person; one that ends without ever being describable stays no one (its rows
+have no person). Descriptors are kept in memory for the session only.
 """
 
 from __future__ import annotations
