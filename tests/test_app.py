@@ -198,7 +198,7 @@ def test_preferences_survive_a_hand_edited_file(tmp_path):
     path = tmp_path / "emolens.ini"
     path.write_text("[preferences]\ndetect_every=banana\nsmoothing_s=0.8\nexplainer=false\n")
     prefs = PreferencesStore(path).load()
-    assert prefs.detect_every == 3 and prefs.smoothing_s == 0.8 and prefs.explainer is False
+    assert prefs.detect_every == 6 and prefs.smoothing_s == 0.8 and prefs.explainer is False
     assert prefs.gate_settings().max_per_minute == 12 == replace(prefs).gate_max_per_minute
 
 

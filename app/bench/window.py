@@ -90,7 +90,7 @@ def bench_app(
     app = make_application()
     store = PreferencesStore(Path(tempfile.mkdtemp(prefix="emolens-bench-")) / "emolens.ini")
     base = Preferences(
-        source=spec, detect_every=options.detect_every, smoothing_s=options.smoothing_s, llm=explain.llm or ""
+        source=spec, detect_every=options.detection_interval, smoothing_s=options.smoothing_s, llm=explain.llm or ""
     )
     modes = {
         "off": (replace(base, explainer=False), GateSettings()),

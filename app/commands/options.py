@@ -20,9 +20,10 @@ def add_fast_path_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--detect-every",
         type=int,
-        default=3,
+        default=None,
         metavar="N",
-        help="run the face detector every N frames and track in between (default: 3)",
+        help="run the face detector every N frames; in between, faces are followed by their face mesh, or by "
+        "their motion with --no-mesh (default: 6 with the mesh, 3 without)",
     )
     g.add_argument(
         "--detector-size",
@@ -151,7 +152,12 @@ def detector_size(text: str) -> int | None:
 def fast_options(args: argparse.Namespace):
     from engines.pipeline import FastPathOptions
 
-    if args.threads < 1 or args.detect_every < 1 or args.smoothing < 0 or args.min_face_seconds < 0:
+    if (
+        args.threads < 1
+        or (args.detect_every is not None and args.detect_every < 1)
+        or args.smoothing < 0
+        or args.min_face_seconds < 0
+    ):
         raise EmolensError("--threads and --detect-every must be >= 1, and --smoothing and --min-face-seconds >= 0")
     return FastPathOptions(
         backend=args.backend,

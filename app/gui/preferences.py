@@ -23,7 +23,7 @@ class Preferences:
     loop_file: bool = True  # a video file starts again at its end, like a camera that goes on
     audio: bool = True  # voice cues from the microphone, with a camera
     microphone: str = ""  # "" : the system's default input
-    detect_every: int = 3
+    detect_every: int = 6  # the window always runs the face mesh, which follows faces between detections
     smoothing_s: float = 0.5
     explainer: bool = True
     llm: str = ""  # "": the trained explainer when there is one, else the packaged default

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from engines.contracts import EMOTIONS, FaceObservation, Frame, FrameResult
 from engines.fast.action_prototypes import action_opinion
 from engines.fast.descriptor_worker import DescriptorWorker
@@ -15,9 +17,10 @@ from engines.fast.face_mesh import FaceMesh
 from engines.fast.face_presence import FacePresence
 from engines.fast.facial_actions import FacialActionMeter, face_frame
 from engines.fast.landmark_cues import landmark_cues
+from engines.fast.mesh_following import MeshFollower
 from engines.fast.person_identity import PersonIdentity
 from engines.fast.smoothing import ExpressionSmoother
-from engines.fast.tracker import FaceTracker
+from engines.fast.tracker import FaceTracker, TrackedFace
 
 STAGES = ("upload", "detect", "track", "mesh", "expression", "identity", "smooth", "total")
 
@@ -28,7 +31,8 @@ class FastPath:
     With `device_frames`, each frame is moved to the accelerator once ("upload") and
     the detector's input and the face crops are cut there. With a `mesh`, every
     tracked face is meshed: only tracks the mesh reads as faces are reported (under
-    person numbers, see FacePresence), each with its facial actions. With a
+    person numbers, see FacePresence), each with its facial actions, and between
+    detections each face is followed by its mesh (MeshFollower). With a
     `describer`, each track is also told apart from the people seen before it
     (PersonIdentity): `person_id` is who the face is, `track_id` this sighting.
     """
@@ -58,6 +62,7 @@ class FastPath:
         self.mesh = mesh
         self.presence = presence or FacePresence()
         self.actions = actions or FacialActionMeter()
+        self.follower = MeshFollower()
         self.describer = describer
         self.identity = (identity or PersonIdentity()) if describer is not None else None
         self._generation = 0
@@ -66,10 +71,12 @@ class FastPath:
 
     def reset(self) -> None:
         """Forget every face, as at the start of a new session; the loaded models stay."""
-        self.tracker = FaceTracker(self.tracker.iou_threshold, self.tracker.max_missed, self.tracker.velocity_smoothing)
+        old = self.tracker
+        self.tracker = FaceTracker(old.iou_threshold, old.max_missed, old.velocity_smoothing, old.max_unseen_frames)
         self.smoother.retain(set())
         self.presence = FacePresence(self.presence.min_score, self.presence.min_face_s, self.presence.sure_score)
         self.actions.retain(set())
+        self.follower.retain(set())
         self.forget_people()
         self._processed = 0
 
@@ -108,6 +115,7 @@ class FastPath:
             people = [self.presence.update(f.track_id, frame.t, m.score) for f, m in zip(faces, meshed, strict=True)]
             kept = [i for i, person in enumerate(people) if person is not None]
             faces, readings, people = [faces[i] for i in kept], [meshed[i] for i in kept], [people[i] for i in kept]
+            faces = self._follow(faces, readings, step, detect_frame)
         mesh_ms = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
@@ -151,6 +159,7 @@ class FastPath:
         if self.mesh is not None:
             self.presence.retain(live)
             live = {self.presence.person(tid) for tid in live} - {None}
+        self.follower.retain({track.track_id for track in self.tracker.tracks})
         self.smoother.retain(live)
         self.actions.retain(live)
         if self.identity is not None:
@@ -170,6 +179,24 @@ class FastPath:
         return FrameResult(
             t=frame.t, index=frame.index, faces=tuple(observations), latency_ms=latency, captured=frame.captured
         )
+
+    def _follow(self, faces: list[TrackedFace], readings, step: int, detect_frame: bool) -> list[TrackedFace]:
+        """Detection frames anchor each face's mesh to its detection; on the frames between, a face is where its
+        mesh puts it (the box and landmarks classified, shown and tracked from), not where its motion guessed."""
+        if detect_frame:
+            for face, reading in zip(faces, readings, strict=True):
+                self.follower.anchor(face.track_id, face.box, face.landmarks, reading.points)
+            return faces
+        out = []
+        for face, reading in zip(faces, readings, strict=True):
+            placed = self.follower.place(face.track_id, reading.points)
+            if placed is None:
+                out.append(face)
+                continue
+            box, landmarks = placed
+            self.tracker.follow(face.track_id, box, landmarks, step)
+            out.append(TrackedFace(face.track_id, tuple(box.tolist()), landmarks.astype(np.float32), face.score, False))
+        return out
 
     def _persons(self, frame: Frame, faces, tracks: list[int], readings) -> list[int | None]:
         """Who each face is: its person, or None while that is not known yet (its descriptor is on its way).
@@ -223,6 +250,7 @@ class FastPath:
             "detector": self.detector.describe(),
             "expression": self.classifier.describe(),
             "detect_every": self.detect_every,
+            "between_detections": "followed by the face mesh" if self.mesh is not None else "coasting on motion",
             "preprocess": self.device_frames.describe() if self.device_frames else {"where": "host (OpenCV)"},
             "smoothing": {
                 "time_constant_s": self.smoother.time_constant_s,

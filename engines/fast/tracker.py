@@ -3,7 +3,8 @@
 On detection frames, detections are matched to tracks by IoU against each
 track's predicted box (Hungarian assignment). In between, tracks coast on a
 constant-velocity prediction of box and landmarks, which is what lets the
-detector run on one frame in N.
+detector run on one frame in N, or are moved to where their face mesh found them
+(`follow`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class Track:
     box: np.ndarray  # x1, y1, x2, y2 at `frame`
     landmarks: np.ndarray  # 5x2 at `frame`
     score: float
-    frame: int  # frame index of the last detection
+    frame: int  # frame index of the last detection, or of the last frame its mesh placed it
     velocity: np.ndarray  # per-frame motion of (x1, y1, x2, y2)
     missed: int = 0  # detection rounds in a row without a match
 
@@ -55,15 +56,25 @@ class TrackedFace:
 
 
 class FaceTracker:
-    def __init__(self, iou_threshold: float = 0.3, max_missed: int = 2, velocity_smoothing: float = 0.5):
+    def __init__(
+        self,
+        iou_threshold: float = 0.3,
+        max_missed: int = 2,
+        velocity_smoothing: float = 0.5,
+        max_unseen_frames: int = 6,
+    ):
         self.iou_threshold = iou_threshold
         self.max_missed = max_missed  # detection rounds a track survives unseen (occlusion, a missed detection)
         self.velocity_smoothing = velocity_smoothing
+        # ... and frames, whatever the detector's interval: a face gone longer than this is not the one that comes
+        # into its place (2 rounds of 3 frames; with the detector at 1 in 6, rounds alone would keep it 12)
+        self.max_unseen_frames = max_unseen_frames
         self.tracks: list[Track] = []
         self._next_id = 1
 
     def update(self, detections: list[Detection], frame: int) -> list[TrackedFace]:
         """A detection frame: match, update, start and retire tracks; returns the faces seen now."""
+        self.tracks = [t for t in self.tracks if frame - t.frame <= self.max_unseen_frames]
         predicted = [t.predict(frame) for t in self.tracks]
         matches: dict[int, int] = {}
         if self.tracks and detections:
@@ -92,6 +103,17 @@ class FaceTracker:
                 track.missed += 1
         self.tracks = [t for t in self.tracks if t.missed <= self.max_missed]
         return seen
+
+    def follow(self, track_id: int, box: np.ndarray, landmarks: np.ndarray, frame: int) -> None:
+        """Where a track's face was found on a frame without detection (by its mesh): its position from now on,
+        and its motion since its last position folded into its velocity, as a detection's would be."""
+        for track in self.tracks:
+            if track.track_id == track_id and not track.missed and frame > track.frame:
+                motion = (box - track.box) / (frame - track.frame)
+                a = self.velocity_smoothing
+                track.velocity = a * motion + (1 - a) * track.velocity
+                track.box, track.landmarks, track.frame = np.asarray(box, np.float64), landmarks, frame
+                return
 
     def predict(self, frame: int) -> list[TrackedFace]:
         """A frame without detection: every live track at its predicted place (tracks lost since are left out)."""

@@ -71,7 +71,7 @@ def build_fast_path(options: FastPathOptions, progress: Callable[[str], None] = 
     fast_path = FastPath(
         detector,
         classifier,
-        detect_every=options.detect_every,
+        detect_every=options.detection_interval,
         smoother=ExpressionSmoother(time_constant_s=options.smoothing_s),
         device_frames=device_frames,
         mesh=mesh,

@@ -22,11 +22,18 @@ def _plain(options) -> dict:
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()}
 
 
+# How often the detector runs by default: between its frames, a face is followed by its own mesh when the mesh is on
+# (engines/fast/mesh_following.py), which holds every track of the group pan at one frame in 6; without the mesh a
+# face coasts on its motion, which holds at one in 3.
+DETECT_EVERY_WITH_MESH = 6
+DETECT_EVERY_WITHOUT_MESH = 3
+
+
 @dataclass(frozen=True)
 class FastPathOptions:
     backend: BackendName | Literal["auto"] = "auto"
     threads: int = 1
-    detect_every: int = 3
+    detect_every: int | None = None  # None: DETECT_EVERY_WITH_MESH with the mesh (it follows faces), else 3
     detector_size: int | None = None  # None: auto, from the frame size
     smoothing_s: float = 0.5
     insightface_pack: Path | None = None
@@ -37,12 +44,18 @@ class FastPathOptions:
     min_face_s: float = 0.3  # how long a track must have been a face before it is reported as a person
     reid: bool = True  # a face that comes back is the person it was (descriptors in memory only); False: tracks
 
+    @property
+    def detection_interval(self) -> int:
+        if self.detect_every is not None:
+            return self.detect_every
+        return DETECT_EVERY_WITH_MESH if self.mesh else DETECT_EVERY_WITHOUT_MESH
+
     def __post_init__(self) -> None:
         from engines.backends import BACKENDS
 
         if self.backend != "auto" and self.backend not in BACKENDS:
             raise SettingsError(f"backend takes auto or one of {', '.join(BACKENDS)}, not {self.backend!r}")
-        if self.threads < 1 or self.detect_every < 1:
+        if self.threads < 1 or (self.detect_every is not None and self.detect_every < 1):
             raise SettingsError("threads and detect-every take a whole number of 1 or more")
         if self.smoothing_s < 0:
             raise SettingsError(f"smoothing takes seconds, 0 or more, not {self.smoothing_s}")
