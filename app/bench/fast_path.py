@@ -18,13 +18,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from capture import open_source
+from capture.video_file import VIDEO_SUFFIXES
 from engines.errors import EmolensError
 from engines.fast.pipeline import STAGES
 from engines.pipeline import FastPathOptions, Pipeline, PipelineOptions
 from engines.summary_stats import percentiles
 from export.session_info import package_versions
-
-VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v"}
 
 
 def load_frames(spec: str, max_frames: int) -> list:

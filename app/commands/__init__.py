@@ -2,6 +2,7 @@
 
 from app.commands import (
     analyze,
+    batch,
     bench,
     devices,
     explain,
@@ -21,6 +22,7 @@ COMMANDS = (
     gui,
     kiosk,
     analyze,
+    batch,
     report,
     repair,
     export,

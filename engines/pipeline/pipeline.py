@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from engines.contracts import Evidence, Explained, ExplanationSource, Frame, FrameResult, SessionDescription
+from engines.fast.pipeline import FastPath
 from engines.fusion import FaceVoiceFusion, fusion_record
 from engines.pipeline.assembly import build_fast_path, build_slow_path, build_voice
 from engines.pipeline.heap_release import HeapRelease
@@ -48,12 +49,15 @@ class Pipeline:
         on_token: Callable[[Evidence, str], None] | None = None,
         progress: Callable[[str], None] | None = None,
         on_window: Callable[[Evidence], None] | None = None,
+        fast_path: tuple[FastPath, dict] | None = None,
     ):
         """`spec`: the input as the user gave it (its sound track is the voice of a file); `camera`: the voice is
         the microphone; `keep_all`: explain every window the gate picks (a file) rather than the newest (live);
         `t0`: the capture clock at the session's start, for a microphone's time axis; `on_notice`: one line a
         user should read (audio off, audio lost, the base explainer standing in); `on_window`: every closed
-        evidence window, fused with the voice, as the gate saw it (the training data builder's input)."""
+        evidence window, fused with the voice, as the gate saw it (the training data builder's input);
+        `fast_path`: one already built (`build_fast_path`) with the same options, its models warm (a batch worker
+        runs many inputs on one), reset here and left open by `close`."""
         self.options = options
         self._offline = keep_all
         self._reid_lost = False
@@ -70,7 +74,12 @@ class Pipeline:
         self._newest_track = 0
         self.explained = {source: 0 for source in ExplanationSource}
         self._heap = HeapRelease()  # a kiosk runs for weeks: freed pages go back to the system once a minute
-        self.fast, fast_info = build_fast_path(options.fast, progress=progress or _ignore)
+        self._owns_fast = fast_path is None
+        if fast_path is None:
+            fast_path = build_fast_path(options.fast, progress=progress or _ignore)
+        else:
+            fast_path[0].reset()
+        self.fast, fast_info = fast_path
         self.info: dict = dict(fast_info)
         try:  # what was started (a microphone, the explainer's process) is ended if a later stage fails
             fusion = self._open_voice(spec, camera, t0)
@@ -333,7 +342,8 @@ class Pipeline:
         finish the answer it is writing (a stop by a signal)."""
         if self.slow is not None and self.slow.worker is not None:
             self.slow.worker.close(abort=abort)
-        self.fast.close()
+        if self._owns_fast:
+            self.fast.close()
         if self.voice is not None:
             self.voice.close()
             self.voice = None

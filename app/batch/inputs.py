@@ -1,0 +1,83 @@
+"""A batch's inputs: folders, globs and list files expanded into videos, each with a session id of its own.
+
+A session id is the file's name and a hash of its resolved path, so that the
+same input gets the same session folder on every run (that is what lets a run
+skip what an earlier one completed), two files of one name in different folders
+do not collide, and the id is safe as a folder name and a hive partition value.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from capture.video_file import VIDEO_SUFFIXES
+from engines.errors import EmolensError
+
+
+@dataclass(frozen=True)
+class BatchInput:
+    path: Path  # resolved
+    session_id: str
+
+    @property
+    def source(self) -> str:
+        return str(self.path)
+
+
+def session_id(path: Path) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-.") or "input"
+    return f"{stem[:60]}-{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
+
+
+def _videos_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+
+
+def _list_file(path: Path) -> list[Path]:
+    """One path per line; blank lines and lines starting with # are skipped; relative paths are read from the
+    list's own folder."""
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EmolensError(f"cannot read the list file {path}: {exc}") from exc
+    out = []
+    for line in lines:
+        line = line.strip()
+        if line and not line.startswith("#"):
+            p = Path(line).expanduser()
+            out.append(p if p.is_absolute() else path.parent / p)
+    return out
+
+
+def expand_inputs(specs: list[str]) -> list[BatchInput]:
+    """Folders give their videos (searched recursively, by extension); a glob gives its matches; a .txt or .list
+    file gives its lines; anything else is taken as a video, even when it is not there or not readable, so that
+    the batch lists it as failed with its reason. Each input once, in the order given."""
+    paths: list[Path] = []
+    for spec in specs:
+        p = Path(spec).expanduser()
+        if p.is_dir():
+            found = _videos_in(p)
+            if not found:
+                raise EmolensError(f"no videos ({', '.join(sorted(VIDEO_SUFFIXES))}) in the folder {p}")
+            paths += found
+        elif p.suffix.lower() in (".txt", ".list") and p.is_file():
+            paths += _list_file(p)
+        elif any(ch in spec for ch in "*?[") and not p.exists():
+            matches = sorted(Path(m) for m in glob.glob(str(p), recursive=True) if Path(m).is_file())
+            if not matches:
+                raise EmolensError(f"nothing matches {spec}")
+            paths += matches
+        else:
+            paths.append(p)
+    seen: dict[Path, BatchInput] = {}
+    for p in paths:
+        resolved = p.resolve()
+        seen.setdefault(resolved, BatchInput(resolved, session_id(resolved)))
+    if not seen:
+        raise EmolensError("no inputs: give video files, folders, globs or a list file")
+    return list(seen.values())

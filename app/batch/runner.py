@@ -1,0 +1,299 @@
+"""`emolens batch`: many inputs, N worker processes, one session folder each, one dataset over them all.
+
+Layout under `--out DIR`: `sessions/<id>/` (the session folder `analyze` writes),
+`dataset/session=<id>/part-0.parquet` (export/dataset.py), `logs/<id>.log` (what
+each input's analysis said), `batch.json` and `index.html`.
+
+Resumable: an input whose session is complete, checked against its rows
+(`export.dataset.completed`), is skipped; any other is done again from the
+start (its folder replaced, its dataset part written anew), so a run killed at
+any moment loses only the sessions in flight and the next run finishes them.
+Fault-isolated: a corrupt input fails alone with its reason; a worker that dies
+(a crash in a decoder) fails the input it held, and a new worker takes its
+place. One batch at a time writes a folder (a lock, as for session folders).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing
+import os
+import queue
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from app.batch.inputs import BatchInput
+from app.batch.worker import worker_main
+from engines import __version__
+from engines.errors import EmolensError
+from engines.pipeline import PipelineOptions
+from export.dataset import completed, drop_part, write_part
+from export.folder_lock import FolderLock
+from export.session_info import iso_now, package_versions
+
+SESSIONS = "sessions"
+LOGS = "logs"
+READY_TIMEOUT_S = 300.0  # a worker's first model load (a cold disk, a first export)
+
+
+@dataclass
+class _Worker:
+    process: multiprocessing.Process
+    index: int | None = None  # the input it is analysing
+    ready: bool = False
+
+
+@dataclass
+class BatchRun:
+    root: Path
+    inputs: list[BatchInput]
+    options: PipelineOptions
+    workers: int = 1
+    show_progress: bool = True
+    ray_address: str | None = None  # run the inputs on this Ray cluster ("auto": the one this machine is in)
+    results: dict[int, dict] = field(default_factory=dict)
+
+    def folder(self, item: BatchInput) -> Path:
+        return self.root / SESSIONS / item.session_id
+
+    def run(self) -> dict:
+        """Every input done or skipped; returns batch.json's content (also written, with index.html)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        lock = FolderLock.acquire(self.root, "running a batch")
+        try:
+            started, t0 = iso_now(), time.monotonic()
+            todo = []
+            for i, item in enumerate(self.inputs):
+                done, why = completed(self.root, item.session_id, self.folder(item))
+                if done:
+                    self.results[i] = {**self._earlier(i), "status": "complete", "skipped": True}
+                else:
+                    todo.append(i)
+                    self.results[i] = {"status": "pending", "redo": why if self.folder(item).exists() else None}
+            stop = None
+            if todo:
+                stop = self._analyse_on_ray(todo) if self.ray_address else self._analyse(todo)
+            info = self._write(started, time.monotonic() - t0, stop)
+        finally:
+            lock.release()
+        return info
+
+    def _earlier(self, i: int) -> dict:
+        """A skipped input's counts, as its session.json gives them."""
+        try:
+            info = json.loads((self.folder(self.inputs[i]) / "session.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        counts = info.get("counts", {})
+        return {"frames": counts.get("frames_processed"), "rows": counts.get("rows"), "people": counts.get("people")}
+
+    # --- the workers -----------------------------------------------------------------------------
+    def _analyse(self, todo: list[int]) -> int | None:
+        """Runs `todo` on the workers; returns the signal that stopped the batch, if one did."""
+        ctx = multiprocessing.get_context("spawn")  # no fork of a process holding model threads
+        tasks, results = ctx.Queue(), ctx.Queue()
+        for task in self._tasks(todo):
+            tasks.put(task)
+        count = min(self.workers, len(todo))
+        workers: dict[int, _Worker] = {}
+        next_id = 0
+
+        def start_worker() -> None:
+            nonlocal next_id
+            # not a daemon: a worker starts the face describer's process (it ends with its parent's death anyway)
+            p = ctx.Process(target=worker_main, args=(next_id, self.options, tasks, results), name=f"batch-{next_id}")
+            p.start()
+            workers[next_id] = _Worker(p)
+            next_id += 1
+
+        for _ in range(count):
+            start_worker()
+        stop: list[int] = []
+
+        def note(signum: int, _frame) -> None:
+            stop.append(signum)
+
+        previous = {s: signal.signal(s, note) for s in (signal.SIGTERM, signal.SIGINT)}
+        bar = tqdm(total=len(todo), unit="input", desc="batch", disable=not self.show_progress, file=sys.stderr)
+        left, began, idle_since = set(todo), time.monotonic(), None
+        stopping_since: float | None = None
+        try:
+            while left:
+                if stop and stopping_since is None:
+                    stopping_since = time.monotonic()
+                    self._stop(tasks, workers, left)
+                if stopping_since is not None and (
+                    all(w.index is None for w in workers.values()) or time.monotonic() - stopping_since > 30
+                ):
+                    break
+                try:
+                    message = results.get(timeout=0.5)
+                except queue.Empty:
+                    self._reap(workers, left, bar, start_worker if stopping_since is None else None)
+                    if not workers and left and stopping_since is None:
+                        self._fail_all(left, "no worker could start")
+                    if time.monotonic() - began > READY_TIMEOUT_S and not any(w.ready for w in workers.values()):
+                        self._fail_all(left, "no worker was ready after 5 minutes")
+                    # every worker waiting for work while inputs are left: a task died with a worker unseen
+                    idle = workers and all(w.ready and w.index is None for w in workers.values()) and tasks.empty()
+                    idle_since = (idle_since or time.monotonic()) if idle else None
+                    if idle_since is not None and time.monotonic() - idle_since > 10 and stopping_since is None:
+                        self._fail_all(left, "lost with a worker process that died")
+                    continue
+                kind, worker, *rest = message
+                if kind == "ready":
+                    workers[worker].ready = True
+                elif kind == "broken":
+                    self._fail_all(left, rest[0])
+                elif kind == "start":
+                    workers[worker].index = rest[0]
+                elif kind == "done":
+                    index, result = rest
+                    workers[worker].index = None
+                    self._finish(index, result, left, bar)
+        finally:
+            bar.close()
+            for _ in workers:
+                tasks.put(None)
+            for w in workers.values():
+                w.process.join(timeout=10)
+                if w.process.is_alive():
+                    w.process.kill()
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+        return stop[0] if stop else None
+
+    def _tasks(self, todo: list[int]) -> list[tuple[int, Path, Path, Path]]:
+        """(index, input, session folder, log) of each input to do; their dataset parts go first (no stale rows
+        while one is done again)."""
+        out = []
+        for i in todo:
+            item = self.inputs[i]
+            drop_part(self.root, item.session_id)
+            out.append((i, item.path, self.folder(item), self.root / LOGS / f"{item.session_id}.log"))
+        return out
+
+    def _analyse_on_ray(self, todo: list[int]) -> int | None:
+        from app.batch.ray_workers import analyse_on_ray
+
+        bar = tqdm(total=len(todo), unit="input", desc="batch (Ray)", disable=not self.show_progress, file=sys.stderr)
+        left = set(todo)
+        try:
+            analyse_on_ray(
+                self.ray_address,
+                self._tasks(todo),
+                self.options,
+                self.workers,
+                lambda index, result: self._finish(index, result, left, bar),
+            )
+        except KeyboardInterrupt:  # the sessions in flight are left unfinished: the next run does them again
+            for i in left:
+                self.results[i] = {"status": "not done", "reason": "the batch was stopped"}
+            return signal.SIGINT
+        finally:
+            bar.close()
+        return None
+
+    def _finish(self, index: int, result: dict, left: set[int], bar: tqdm) -> None:
+        item = self.inputs[index]
+        if result["status"] == "complete":
+            try:
+                result["dataset_rows"] = write_part(self.root, item.session_id, item.source, self.folder(item))
+            except (OSError, EmolensError) as exc:
+                result = {**result, "status": "failed", "reason": f"its dataset part could not be written: {exc}"}
+        self.results[index] = result
+        left.discard(index)
+        bar.update(1)
+        if result["status"] != "complete" and self.show_progress:  # as it happens; all are listed at the end
+            bar.write(f"emolens: {item.path.name}: {result['status']}: {result['reason']}", file=sys.stderr)
+
+    def _reap(self, workers: dict[int, _Worker], left: set[int], bar: tqdm, start_worker) -> None:
+        """A worker that died fails the input it held; another takes its place while inputs are left (unless
+        `start_worker` is None: the batch is stopping)."""
+        for wid, w in list(workers.items()):
+            if w.process.is_alive():
+                continue
+            del workers[wid]
+            if w.index is not None and w.index in left:
+                code = w.process.exitcode
+                how = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit {code}"
+                result = {"status": "failed", "reason": f"the worker process died ({how})"}
+                if start_worker is None:
+                    result = {"status": "stopped", "reason": "the batch was stopped"}
+                self._finish(w.index, result, left, bar)
+            if left and w.ready and start_worker is not None:
+                start_worker()
+
+    def _stop(self, tasks, workers: dict[int, _Worker], left: set[int]) -> None:
+        """A signal to the batch: no input is started any more, and the workers close the sessions in flight as
+        stopped (the next run does them again)."""
+        with contextlib.suppress(queue.Empty):
+            while True:
+                tasks.get_nowait()
+        running = {w.index for w in workers.values()}
+        for i in list(left):
+            self.results[i] = {"status": "not done", "reason": "the batch was stopped"}
+            if i not in running:
+                left.discard(i)
+        for w in workers.values():
+            if w.process.is_alive() and w.index is not None:
+                os.kill(w.process.pid, signal.SIGTERM)
+
+    def _fail_all(self, left: set[int], why: str) -> None:
+        for i in list(left):
+            self.results[i] = {"status": "failed", "reason": why}
+        left.clear()
+
+    # --- what the batch writes -------------------------------------------------------------------
+    def _write(self, started: str, seconds: float, stop: int | None) -> dict:
+        from engines.model_assets import FAST_PATH_MODELS, load_asset
+        from export.batch_index import write_index
+
+        model_dir = self.options.fast.model_dir
+        models = {}
+        for name in FAST_PATH_MODELS:
+            try:
+                asset = load_asset(name, model_dir)
+                models[name] = {"file": asset.path.name, "sha256": asset.sha256}
+            except EmolensError as exc:
+                models[name] = {"problem": str(exc)}
+        rows = []
+        for i, item in enumerate(self.inputs):
+            r = self.results.get(i, {"status": "not done"})
+            rows.append({"input": item.source, "session_id": item.session_id, "folder": str(self.folder(item)), **r})
+        counts: dict[str, int] = {}
+        for r in rows:
+            counts[r["status"]] = counts.get(r["status"], 0) + 1
+        info = {
+            "format": 1,
+            "emolens": __version__,
+            "started": started,
+            "ended": iso_now(),
+            "seconds": round(seconds, 1),
+            "status": "stopped" if stop else "complete" if counts.get("complete", 0) == len(rows) else "some failed",
+            "workers": self.workers,
+            "ray": self.ray_address,
+            "inputs": len(rows),
+            "counts": counts,
+            "skipped": sum(bool(r.get("skipped")) for r in rows),
+            "dataset": {
+                "path": str(self.root / "dataset"),
+                "rows": sum(r.get("rows") or 0 for r in rows if r["status"] == "complete"),
+            },  # fmt: skip
+            "models": models,
+            "versions": package_versions(),
+            "sessions": rows,
+        }
+        if stop:
+            info["stopped_by"] = signal.Signals(stop).name
+        tmp = self.root / ".batch.json.tmp"
+        tmp.write_text(json.dumps(info, indent=2))
+        os.replace(tmp, self.root / "batch.json")
+        write_index(self.root, info)
+        return info

@@ -1,0 +1,84 @@
+"""A batch worker: one process, its models loaded once, analysing one input after another.
+
+Each worker builds the fast path once (the detector, classifier, mesh and the
+face describer's process) and runs every input it is given on those warm models
+(`analyze(..., fast_path=...)`, which resets them between inputs), with one
+inference thread, so N workers use N cores. What an input's analysis says on
+stderr goes to that input's log under `DIR/logs/`, not over the batch's progress
+bar. Whatever happens to one input (a corrupt file, a defect) is that input's
+result; the worker goes on with the next.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import time
+from multiprocessing.queues import Queue
+from pathlib import Path
+
+from engines.pipeline import PipelineOptions
+
+
+def _result(status: str, started: float, **fields) -> dict:
+    return {"status": status, "seconds": round(time.monotonic() - started, 2), **fields}
+
+
+def analyse_one(path: Path, folder: Path, log: Path, options: PipelineOptions, fast_path) -> dict:
+    """One input into its session folder: {"status": complete | failed | stopped, "reason", counts}."""
+    from app.analyze import NoFaceFound, analyze
+    from app.stop_signals import StopRequested
+    from engines.errors import EmolensError
+
+    started = time.monotonic()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as out, contextlib.redirect_stderr(out):
+        try:
+            summary = analyze(
+                str(path), folder, options, show_progress=False, replace_session=True, fast_path=fast_path
+            )
+        except NoFaceFound as exc:  # the folder was closed as complete, with no rows
+            return _result("complete", started, reason=str(exc), frames=None, rows=0, people=0)
+        except StopRequested as exc:
+            return _result("stopped", started, reason=f"stopped by {exc.signal_name} before anything was written")
+        except EmolensError as exc:
+            return _result("failed", started, reason=str(exc))
+        except Exception as exc:  # a defect: this input fails, the batch goes on
+            return _result("failed", started, reason=f"{exc.__class__.__name__}: {exc}")
+    if summary["status"] != "complete":
+        return _result("stopped", started, reason=f"stopped by {summary.get('stopped_by', 'a signal')}")
+    return _result(
+        "complete",
+        started,
+        reason="",
+        frames=summary["frames_processed"],
+        rows=summary["rows"],
+        people=summary.get("people", summary["tracks"]),
+    )
+
+
+def worker_main(worker: int, options: PipelineOptions, tasks: Queue, results: Queue) -> None:
+    """Messages to the parent: ("ready", worker), ("broken", worker, why), ("start", worker, index),
+    ("done", worker, index, result)."""
+    from engines.child_process import exit_with_parent
+    from engines.errors import EmolensError
+    from engines.pipeline.assembly import build_fast_path
+
+    exit_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides, and says
+    try:
+        fast_path = build_fast_path(options.fast, progress=lambda line: None)
+    except EmolensError as exc:
+        results.put(("broken", worker, str(exc)))
+        return
+    except Exception as exc:  # a defect: said once, as the reason every input fails
+        results.put(("broken", worker, f"the models could not be loaded: {exc.__class__.__name__}: {exc}"))
+        return
+    results.put(("ready", worker))
+    try:
+        while (task := tasks.get()) is not None:
+            index, path, folder, log = task
+            results.put(("start", worker, index))
+            results.put(("done", worker, index, analyse_one(path, folder, log, options, fast_path)))
+    finally:
+        fast_path[0].close()

@@ -1,0 +1,93 @@
+"""`emolens batch`: many videos into one session folder each and one dataset, on worker processes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from app.commands.options import add_explainer_options, add_fast_path_options, explain_options, fast_options
+
+EXIT_SOME_FAILED = 1
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.batch.inputs import expand_inputs
+    from app.batch.runner import BatchRun
+    from engines.errors import EmolensError
+    from engines.pipeline import AudioOptions, PipelineOptions
+
+    if args.workers < 1:
+        raise EmolensError("--workers takes 1 or more")
+    options = PipelineOptions(
+        fast=fast_options(args),
+        explain=explain_options(args) if args.explain else None,
+        audio=AudioOptions.from_file(args.fusion, enabled=True) if args.audio else None,
+    )
+    inputs = expand_inputs(args.inputs)
+    print(f"{len(inputs)} inputs, {args.workers} worker(s) -> {args.out}", file=sys.stderr)
+    info = BatchRun(args.out, inputs, options, args.workers, not args.quiet, ray_address=args.ray).run()
+    counts = info["counts"]
+    print(
+        f"{counts.get('complete', 0)} of {info['inputs']} complete ({info['skipped']} done by an earlier run), "
+        f"{counts.get('failed', 0)} failed; {info['dataset']['rows']} rows in {info['dataset']['path']}"
+    )
+    for s in info["sessions"]:
+        if s["status"] not in ("complete",):
+            print(f"  {s['status']}: {s['input']}: {s.get('reason', '')}", file=sys.stderr)
+    print(f"summary: {args.out / 'index.html'}, {args.out / 'batch.json'}")
+    if "stopped_by" in info:
+        import signal
+
+        print(f"emolens: stopped by {info['stopped_by']}; run the same command again to finish", file=sys.stderr)
+        return 128 + signal.Signals[info["stopped_by"]].value
+    return 0 if info["status"] == "complete" else EXIT_SOME_FAILED
+
+
+def register(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "batch",
+        help="analyze many videos (folders, globs, list files) on worker processes into one dataset",
+        description="Run `analyze` on every input, N at a time on worker processes that load the models once, "
+        "into DIR/sessions/<id>/ (one session folder each), and gather every session's frames into one "
+        "partitioned Parquet dataset, DIR/dataset/, that pandas, polars and DuckDB read as one table; "
+        "DIR/batch.json and DIR/index.html summarise. Running the same command again skips the sessions that "
+        "completed (checked against their rows) and does the others again. Exit status: 0 all complete, 1 some "
+        "failed (listed with their reasons), 2 a usage error.",
+    )
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="a video file, a folder (its videos, recursively), a glob ('talks/*.mp4', quoted) or a list file "
+        "(.txt: one path a line)",
+    )
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="the batch folder")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=max(1, (os.cpu_count() or 1) // 2),
+        metavar="N",
+        help="worker processes, each with one inference thread (default: half the cores, here "
+        f"{max(1, (os.cpu_count() or 1) // 2)})",
+    )
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="run the inputs on a Ray cluster (auto: the cluster this machine is part of, or HOST:PORT of its "
+        "head), --workers actors with warm models; every node needs emolens with the same model files, and DIR "
+        "must be a path every node can write (a shared filesystem). Needs pip install 'emolens[cluster]'",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--audio",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="voice cues from each file's sound track (default: on)",
+    )
+    p.add_argument("--fusion", type=Path, metavar="FILE", help="face/voice fusion settings from `emolens fit-fusion`")
+    add_fast_path_options(p)
+    add_explainer_options(p)
+    p.set_defaults(func=run)
+    return p

@@ -1,0 +1,78 @@
+"""The batch dataset: every session's frames in one hive-partitioned Parquet dataset.
+
+`DIR/dataset/session=<id>/part-0.parquet` holds one session's frames.parquet with
+two columns more, `session_id` and `source` (the input's path), so that pandas
+(`pd.read_parquet(DIR / "dataset")`), polars (`pl.read_parquet(f"{DIR}/dataset/**/*.parquet")`)
+and DuckDB (`SELECT * FROM 'DIR/dataset/**/*.parquet'`) read all sessions as one
+table with no arguments. A part is written whole under a temporary name and
+renamed, and only for a session that completed, so a kill leaves either no part
+or a whole one; a session done again replaces its part: rows are never
+duplicated. `completed()` checks a session rather than assuming it: its
+session.json says complete, and its frames.parquet and its part hold the rows
+session.json counts.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from export.frames_parquet import _pyarrow, write_table_whole
+
+DATASET = "dataset"
+PART = "part-0.parquet"
+
+
+def part_path(root: Path, session_id: str) -> Path:
+    return root / DATASET / f"session={session_id}" / PART
+
+
+def write_part(root: Path, session_id: str, source: str, session_folder: Path) -> int:
+    """The session's frames as its partition of the dataset; returns its row count."""
+    pa = _pyarrow()
+    table = pa.parquet.read_table(session_folder / "frames.parquet")
+    n = table.num_rows
+    table = table.append_column("session_id", pa.array([session_id] * n, pa.string()))
+    table = table.append_column("source", pa.array([source] * n, pa.string()))
+    path = part_path(root, session_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_table_whole(table, path)
+
+
+def drop_part(root: Path, session_id: str) -> None:
+    shutil.rmtree(part_path(root, session_id).parent, ignore_errors=True)
+
+
+def parquet_rows(path: Path) -> int | None:
+    """A Parquet file's row count from its footer, or None when it is missing or unreadable."""
+    pa = _pyarrow()
+    try:
+        return pa.parquet.ParquetFile(path).metadata.num_rows
+    except (OSError, pa.ArrowException):
+        return None
+
+
+def session_rows(session_folder: Path) -> tuple[str | None, int | None]:
+    """(status, rows) as the folder's session.json states them; (None, None) when it cannot be read."""
+    try:
+        info = json.loads((session_folder / "session.json").read_text())
+        return info.get("status"), info.get("counts", {}).get("rows")
+    except (OSError, ValueError, AttributeError):
+        return None, None
+
+
+def completed(root: Path, session_id: str, session_folder: Path) -> tuple[bool, str]:
+    """Whether a session is done, checked: (True, "") or (False, why it is to be done again)."""
+    status, rows = session_rows(session_folder)
+    if status is None:
+        return False, "no readable session.json"
+    if status != "complete":
+        return False, f"its session.json says {status!r}"
+    on_disk = parquet_rows(session_folder / "frames.parquet")
+    if on_disk != rows:
+        return False, f"session.json counts {rows} rows, frames.parquet holds {on_disk}"
+    in_part = parquet_rows(part_path(root, session_id))
+    if in_part != rows:
+        return False, f"its part of the dataset holds {in_part} rows of {rows}"
+    return True, ""

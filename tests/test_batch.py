@@ -1,0 +1,248 @@
+"""`emolens batch`: many inputs on worker processes, one session folder each, one dataset; resumable, with bad
+inputs failing alone, and a batch killed outright finished by the next run with the same rows."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from conftest import DATA, EMOLENS, GROUP_CLIP, PORTRAIT_CLIP, run_emolens
+
+TALKING_CLIP = DATA / "talking_neutral.mp4"
+
+
+def _inputs(folder: Path) -> Path:
+    """The bundled clips, a copy cut short (its index is at the end: nothing decodes) and an empty file."""
+    folder.mkdir()
+    for clip in (GROUP_CLIP, PORTRAIT_CLIP, TALKING_CLIP):
+        shutil.copy(clip, folder / clip.name)
+    (folder / "truncated.mp4").write_bytes(PORTRAIT_CLIP.read_bytes()[:400_000])
+    (folder / "empty.mp4").write_bytes(b"")
+    return folder
+
+
+def _tables(root: Path):
+    """The dataset as pandas, polars and DuckDB read it, each with no arguments beyond the path."""
+    import duckdb
+    import pandas as pd
+    import polars as pl
+
+    files = str(root / "dataset" / "**" / "*.parquet")
+    return pd.read_parquet(root / "dataset"), pl.read_parquet(files), duckdb.sql(f"SELECT * FROM '{files}'").df()
+
+
+TIMING = ("latency_ms", "person_id", "session")  # the frame's time on this machine; which frames of a returning
+# face wait for its descriptor (also timing); the partition column, which pandas and DuckDB add and polars not
+
+
+def _rows(frame) -> list[tuple]:
+    """The rows, ordered, without what depends on timing."""
+    keep = [c for c in frame.columns if c not in TIMING]
+    return sorted(map(tuple, frame[keep].astype(str).itertuples(index=False)))
+
+
+def _stamps(sessions: dict) -> dict:
+    return {
+        n: (Path(s["folder"]) / "session.json").stat().st_mtime_ns
+        for n, s in sessions.items()
+        if s["status"] == "complete"
+    }
+
+
+def test_a_batch_completes_the_good_inputs_lists_the_bad_and_a_rerun_skips_what_completed(tmp_path):
+    inputs, out = _inputs(tmp_path / "in"), tmp_path / "batch"
+    r = run_emolens("batch", str(inputs), "--out", str(out), "--workers", "2", "--quiet")
+    assert r.returncode == 1, r.stderr  # some failed
+    info = json.loads((out / "batch.json").read_text())
+    by_name = {Path(s["input"]).name: s for s in info["sessions"]}
+    assert {n: s["status"] for n, s in by_name.items()} == {
+        "group_pan.mp4": "complete",
+        "portrait_zoom.mp4": "complete",
+        "talking_neutral.mp4": "complete",
+        "truncated.mp4": "failed",
+        "empty.mp4": "failed",
+    }
+    for bad in ("truncated.mp4", "empty.mp4"):
+        assert "cannot open video" in by_name[bad]["reason"] and bad in r.stderr
+    assert info["status"] == "some failed" and info["counts"] == {"complete": 3, "failed": 2}
+    assert set(info["models"]) >= {"retinaface_mnet", "fer_mini_xception", "mediapipe_face_mesh"}
+    assert all(len(m["sha256"]) == 64 for m in info["models"].values())
+    index = (out / "index.html").read_text()
+    for s in by_name.values():
+        assert Path(s["input"]).name in index
+        if s["status"] == "complete":
+            assert os.path.relpath(Path(s["folder"]) / "report.html", out) in index
+            session = json.loads((Path(s["folder"]) / "session.json").read_text())
+            assert session["status"] == "complete" and session["counts"]["rows"] == s["rows"] == s["dataset_rows"]
+
+    expected = sum(s["rows"] for s in by_name.values() if s["status"] == "complete")
+    pandas_table, polars_table, duck_table = _tables(out)
+    counts = (len(pandas_table), polars_table.height, len(duck_table))
+    print(f"\ndataset: {expected} rows; pandas, polars and DuckDB read {counts}")
+    assert counts == (expected,) * 3 and expected == info["dataset"]["rows"]
+    keys = ["session_id", "time_s", "track_id"]
+    assert not pandas_table.duplicated(keys).any()
+    assert set(pandas_table["session_id"]) == {s["session_id"] for s in by_name.values() if s["status"] == "complete"}
+    assert set(pandas_table["source"]) == {s["input"] for s in by_name.values() if s["status"] == "complete"}
+    first = _rows(pandas_table)
+    stamps = _stamps(by_name)
+
+    started = time.monotonic()
+    r = run_emolens("batch", str(inputs), "--out", str(out), "--workers", "2", "--quiet")
+    seconds = time.monotonic() - started
+    again = json.loads((out / "batch.json").read_text())
+    print(f"rerun: {again['skipped']} skipped in {seconds:.1f} s (the first run: {info['seconds']} s)")
+    assert r.returncode == 1 and again["skipped"] == 3 and again["counts"] == {"complete": 3, "failed": 2}
+    assert _stamps(by_name) == stamps  # the completed sessions' folders untouched
+    assert _rows(_tables(out)[0]) == first  # not a row more
+
+    # a completed session whose rows no longer match is not taken on trust: done again, its part replaced
+    part = next((out / "dataset").glob("session=portrait_zoom-*/part-0.parquet"))
+    part.write_bytes(part.read_bytes()[:100])
+    r = run_emolens("batch", str(inputs), "--out", str(out), "--workers", "1", "--quiet")
+    redo = {Path(s["input"]).name: s for s in json.loads((out / "batch.json").read_text())["sessions"]}
+    assert redo["portrait_zoom.mp4"]["status"] == "complete" and not redo["portrait_zoom.mp4"].get("skipped")
+    assert redo["group_pan.mp4"].get("skipped")
+    assert len(_tables(out)[0]) == expected
+
+
+def test_a_batch_killed_outright_is_finished_by_the_next_run_with_a_clean_runs_rows(tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for k in range(4):
+        shutil.copy(GROUP_CLIP, inputs / f"interview-{k}.mp4")
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    r = run_emolens("batch", str(inputs), "--out", str(clean), "--workers", "1", "--quiet")
+    assert r.returncode == 0, r.stderr
+
+    proc = subprocess.Popen(
+        [str(EMOLENS), "batch", str(inputs), "--out", str(killed), "--workers", "1", "--quiet"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and len(list((killed / "dataset").glob("session=*"))) < 1:
+        time.sleep(0.05)
+    time.sleep(0.8)  # well into the second input
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = len(list((killed / "dataset").glob("session=*/part-0.parquet")))
+    assert 1 <= done < 4, done
+    time.sleep(1.5)  # the worker notices its parent is gone and ends
+
+    r = run_emolens("batch", str(inputs), "--out", str(killed), "--workers", "1", "--quiet")
+    assert r.returncode == 0, r.stderr
+    info = json.loads((killed / "batch.json").read_text())
+    print(f"\nkilled with {done} of 4 done; the rerun skipped {info['skipped']} and did the rest")
+    assert info["skipped"] == done and info["counts"] == {"complete": 4}
+    a, b = _tables(clean)[0], _tables(killed)[0]
+    assert len(a) == len(b) and _rows(a) == _rows(b)
+    people = [{s["session_id"]: s["people"] for s in json.loads((root / "batch.json").read_text())["sessions"]}
+              for root in (clean, killed)]  # fmt: skip
+    assert people[0] == people[1] and set(people[0].values()) == {6}
+
+
+@pytest.mark.parametrize("spec", ["glob", "list"])
+def test_inputs_come_from_a_glob_or_a_list_file(tmp_path, spec):
+    from app.batch.inputs import expand_inputs
+
+    (tmp_path / "a").mkdir()
+    for name in ("one.mp4", "two.mkv", "notes.txt.bak"):
+        (tmp_path / "a" / name).write_bytes(b"x")
+    if spec == "glob":
+        found = expand_inputs([str(tmp_path / "a" / "*.m*")])
+    else:
+        listing = tmp_path / "videos.txt"
+        listing.write_text("# interviews\na/one.mp4\n\na/two.mkv\na/one.mp4\n")
+        found = expand_inputs([str(listing)])
+    assert [i.path.name for i in found] == ["one.mp4", "two.mkv"]
+    assert len({i.session_id for i in found}) == 2 and all(i.session_id.startswith(("one-", "two-")) for i in found)
+    assert expand_inputs([str(tmp_path / "a")])[0].session_id == found[0].session_id  # the same input, the same id
+
+
+@contextlib.contextmanager
+def local_ray_cluster():
+    """A real Ray cluster on loopback: a head node and a second node process on this machine, one CPU each."""
+    pytest.importorskip("ray", reason="Ray is not installed: ./install.sh --cluster (pip install 'emolens[cluster]')")
+    ray_cli = str(EMOLENS.parent / "ray")
+    temp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))  # short: Ray's socket paths must fit in 107 bytes
+    port = _free_port()
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    common = ["--num-cpus", "1", "--disable-usage-stats"]
+    try:
+        subprocess.run([ray_cli, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
+                        "--temp-dir", str(temp), "--include-dashboard", "false", *common],
+                       check=True, capture_output=True, env=env, timeout=180)  # fmt: skip
+        subprocess.run([ray_cli, "start", "--address", f"127.0.0.1:{port}", "--node-ip-address", "127.0.0.1",
+                        *common], check=True, capture_output=True, env=env, timeout=180)  # fmt: skip
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, env=env, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _actor_pids() -> list[int]:
+    """The processes of the batch's Ray actors (Ray names them ray::BatchActor...)."""
+    out = subprocess.run(["pgrep", "-f", "ray::BatchActor"], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def test_a_batch_on_a_local_ray_cluster_survives_a_lost_worker_and_gives_the_local_rows(tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for k in range(4):
+        shutil.copy(GROUP_CLIP, inputs / f"interview-{k}.mp4")
+    local = tmp_path / "local"
+    assert run_emolens("batch", str(inputs), "--out", str(local), "--workers", "1", "--quiet").returncode == 0
+    with local_ray_cluster() as address:
+        out = tmp_path / "on-ray"
+        proc = subprocess.Popen(
+            [str(EMOLENS), "batch", str(inputs), "--out", str(out), "--ray", address, "--workers", "2", "--quiet"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline, killed = time.monotonic() + 240, None
+        while time.monotonic() < deadline and proc.poll() is None and killed is None:
+            if list((out / "sessions").glob("*/frames.csv")) and (pids := _actor_pids()):
+                time.sleep(0.5)  # into an input
+                killed = pids[0]
+                os.kill(killed, signal.SIGKILL)
+            time.sleep(0.1)
+        stdout, stderr = proc.communicate(timeout=600)
+        assert killed is not None, "no actor was seen to kill"
+        assert proc.returncode == 0, stderr
+    info = json.loads((out / "batch.json").read_text())
+    nodes = {s.get("node") for s in info["sessions"]}
+    print(f"\nRay: killed actor {killed}; {info['counts']} on {len(nodes)} node name(s), {info['seconds']} s")
+    assert info["counts"] == {"complete": 4} and info["ray"] == address
+    a, b = _tables(local)[0], _tables(out)[0]
+    assert len(a) == len(b) and _rows(a) == _rows(b)
+
+
+def test_a_ray_node_whose_models_differ_refuses_with_one_line(tmp_path, model_dir):
+    """The driver sends its models' sha256; an actor whose node has other files refuses, naming them."""
+    from app.batch.ray_workers import BatchActor, model_digests
+    from engines.pipeline import FastPathOptions, PipelineOptions
+
+    expected = model_digests(model_dir)
+    actor = BatchActor(PipelineOptions(fast=FastPathOptions(model_dir=model_dir)), expected)
+    assert actor.problem is None
+    other = {**expected, "fer_mini_xception": "0" * 64}
+    node, problem = BatchActor(PipelineOptions(fast=FastPathOptions(model_dir=model_dir)), other).ready()
+    assert "fer_mini_xception" in problem and "export-models" in problem and "\n" not in problem
