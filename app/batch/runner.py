@@ -58,6 +58,7 @@ class BatchRun:
     show_progress: bool = True
     ray_address: str | None = None  # run the inputs on this Ray cluster ("auto": the one this machine is in)
     results: dict[int, dict] = field(default_factory=dict)
+    _stopped_by: str | None = None
 
     def folder(self, item: BatchInput) -> Path:
         return self.root / SESSIONS / item.session_id
@@ -127,7 +128,7 @@ class BatchRun:
             while left:
                 if stop and stopping_since is None:
                     stopping_since = time.monotonic()
-                    self._stop(tasks, workers, left)
+                    self._stop(stop[0], tasks, workers, left)
                 if stopping_since is not None and (
                     all(w.index is None for w in workers.values()) or time.monotonic() - stopping_since > 30
                 ):
@@ -193,6 +194,7 @@ class BatchRun:
                 lambda index, result: self._finish(index, result, left, bar),
             )
         except KeyboardInterrupt:  # the sessions in flight are left unfinished: the next run does them again
+            self._stopped_by = "SIGINT"
             for i in left:
                 self.results[i] = {"status": "not done", "reason": "the batch was stopped"}
             return signal.SIGINT
@@ -202,6 +204,8 @@ class BatchRun:
 
     def _finish(self, index: int, result: dict, left: set[int], bar: tqdm) -> None:
         item = self.inputs[index]
+        if result["status"] == "stopped" and self._stopped_by:  # its worker was stopped by us, not by the user
+            result = {**result, "reason": f"the batch was stopped by {self._stopped_by}; the next run does it again"}
         if result["status"] == "complete":
             try:
                 result["dataset_rows"] = write_part(self.root, item.session_id, item.source, self.folder(item))
@@ -230,9 +234,10 @@ class BatchRun:
             if left and w.ready and start_worker is not None:
                 start_worker()
 
-    def _stop(self, tasks, workers: dict[int, _Worker], left: set[int]) -> None:
+    def _stop(self, signum: int, tasks, workers: dict[int, _Worker], left: set[int]) -> None:
         """A signal to the batch: no input is started any more, and the workers close the sessions in flight as
         stopped (the next run does them again)."""
+        self._stopped_by = signal.Signals(signum).name
         with contextlib.suppress(queue.Empty):
             while True:
                 tasks.get_nowait()

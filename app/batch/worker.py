@@ -12,6 +12,7 @@ result; the worker goes on with the next.
 from __future__ import annotations
 
 import contextlib
+import resource
 import signal
 import time
 from multiprocessing.queues import Queue
@@ -21,7 +22,9 @@ from engines.pipeline import PipelineOptions
 
 
 def _result(status: str, started: float, **fields) -> dict:
-    return {"status": status, "seconds": round(time.monotonic() - started, 2), **fields}
+    """With the worker's peak resident memory so far (Linux reports ru_maxrss in KiB)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"status": status, "seconds": round(time.monotonic() - started, 2), "peak_rss_mb": round(peak, 1), **fields}
 
 
 def analyse_one(path: Path, folder: Path, log: Path, options: PipelineOptions, fast_path) -> dict:

@@ -13,7 +13,16 @@ def run(args: argparse.Namespace) -> int:
     from app.bench.fast_path import bench, format_report, write_report
 
     args.input, *args.more = args.inputs
-    if args.soak is not None:
+    if args.batch is not None:
+        from app.bench.batch import bench_batch, format_batch_report
+        from engines.pipeline import PipelineOptions
+
+        workers = [int(n) for n in args.batch.split(",") if n.strip()]
+        if not workers or min(workers) < 1:
+            raise EmolensError("--batch takes worker counts, e.g. 1,2")
+        report = bench_batch(args.inputs, PipelineOptions(fast=fast_options(args)), workers, args.ray)
+        print(format_batch_report(report))
+    elif args.soak is not None:
         from app.bench.soak import bench_soak, format_soak_report
 
         if args.more or args.soak <= 0:
@@ -127,6 +136,13 @@ def register(sub) -> argparse.ArgumentParser:
         help="run the live session (explainer and recorder on) on INPUT looped for SECONDS, sampling memory, "
         "file descriptors, threads and every table and queue; prints their growth per hour",
     )
+    p.add_argument(
+        "--batch",
+        metavar="N,N",
+        help="run `emolens batch` over the INPUTs once per worker count (e.g. 1,2), side by side: frames/s, the "
+        "ratio to the first, each worker's peak memory",
+    )
+    p.add_argument("--ray", metavar="ADDRESS", help="with --batch: also on this Ray cluster, with the most workers")
     p.add_argument(
         "--seconds",
         type=float,
