@@ -48,7 +48,8 @@ def write_index(root: Path, info: dict) -> Path:
 Status: <b>{escape(info["status"])}</b>. {info["workers"]} worker(s){" on Ray" if info.get("ray") else ""},
 {info["seconds"]} s, from {escape(info["started"])} to {escape(info["ended"])}. emolens {escape(info["emolens"])}.</p>
 <p>All completed sessions' frames, {info["dataset"]["rows"]} rows, in one Parquet dataset:
-<code>{escape(os.path.relpath(info["dataset"]["path"], root))}/</code> (one partition per session: pandas, polars and DuckDB read it as one table).</p>
+<code>{escape(os.path.relpath(info["dataset"]["path"], root))}/</code>
+(one partition per session: pandas, polars and DuckDB read it as one table).</p>
 <table><tr><th>Input</th><th>Status</th><th>Frames</th><th>Rows</th><th>People</th><th>Seconds</th><th>Note</th></tr>
 {"".join(rows)}
 </table></body></html>
