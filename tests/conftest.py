@@ -65,6 +65,7 @@ def analyze_on_small_disk(size_kib: int, tmp_path: Path, *args: str) -> tuple[Pa
 needs_cuda = pytest.mark.skipif(not has_cuda(), reason="needs a CUDA GPU and a CUDA build of torch (neither is here)")
 GROUP_CLIP = DATA / "group_pan.mp4"
 PORTRAIT_CLIP = DATA / "portrait_zoom.mp4"
+EXPRESSIONS_CLIP = DATA / "expressions.mp4"  # faces that smile, raise brows, blink: scripts/make_expression_clip.py
 EMOLENS = Path(sys.executable).parent / "emolens"
 
 
