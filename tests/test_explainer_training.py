@@ -59,8 +59,15 @@ def test_the_check_the_targets_pass_is_not_vacuous(examples):
 def test_the_data_covers_every_case_and_splits_by_source(examples):
     cues = Counter(c for e in examples for c in e.evidence.cue_ids)
     for cue in ("label", "uncertain", "change", "trend", "mouth_width", "mouth_drop", "head_roll", "head_turn",
-                "key_frames", "voice", "conflict"):  # fmt: skip
+                "key_frames", "voice", "conflict", "blink_rate", "actions_agree", "actions_disagree",
+                "action_cheek_raise", "action_lip_corner_pull", "action_inner_brow_raise", "action_jaw_drop",
+                "action_eye_opening"):  # fmt: skip
         assert cues[cue] >= 5, (cue, cues)
+    # the targets teach the model to say why: where an action moved, it is cited (conflict, uncertainty and the
+    # actions' disagreement may take the two places first)
+    moved = [e for e in examples if any(c.startswith("action_") for c in e.evidence.cue_ids)]
+    cited = [e for e in moved if any(c.startswith("action_") for c in json.loads(e.target)["cues"])]
+    assert len(cited) >= 0.8 * len(moved) > 50, (len(cited), len(moved))
     cited = Counter(c for e in examples for c in json.loads(e.target)["cues"])
     assert set(cited) >= set(cues) - {"label"}, cited
     assert set(Counter(e.evidence.label for e in examples)) == set(EMOTIONS)

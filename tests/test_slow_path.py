@@ -402,7 +402,9 @@ def test_fit_gate_covers_every_uncertain_window_within_the_target(group_windows)
     fit = fit_gate([group_windows, unsure], target_ratio=0.3)
     assert fit["met"], fit
     assert fit["result"]["coverage"] == 1.0 and fit["result"]["ratio"] <= 0.3
-    assert fit["result"]["must_explain"] == sum(e.uncertain_share >= 0.5 for e in unsure)
+    # every window of both sessions the fast path was unsure on (the clip has one of its own since the mesh follows
+    # faces between detections), or where face and voice conflict
+    assert fit["result"]["must_explain"] == sum(e.uncertain_share >= 0.5 or e.conflict for e in group_windows + unsure)
     impossible = fit_gate([unsure], target_ratio=0.01)
     assert not impossible["met"]
 

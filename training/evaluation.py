@@ -6,8 +6,11 @@ rate: shown as written), and of the check's two halves, how many state only
 what the evidence holds (the lexical rate: numbers, cue words, emotions,
 grading) and how many bind every number to its own fact (the bound rate: no
 "sad at 1.0 s" when 1.0 s is the window's duration); how often its label is the
-fast path's, and its tokens and latency. The template is the reference every
-answer falls back to.
+fast path's, how often it cites a facial action where one moved (the action
+rate: of the windows holding an action that moved, the share whose answer
+cites one), and its tokens and latency. The template is the reference every
+answer falls back to. Figures are given over all windows and, apart, over the
+windows of clips the training never saw.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 
 from engines.contracts import Evidence, Explanation
 from engines.model_assets import sha256_file
+from engines.slow.action_facts import cites_an_action, moved_actions
 from engines.slow.explainer import Explainer, template_explanation
 from engines.slow.grounding import Ungrounded, check_answer, check_bindings, check_lexical, parse_answer
 from engines.slow.llm_models import TRAINED_LLM, GgufModel
@@ -63,6 +67,7 @@ def _passes(check: Callable[[str, Evidence], None], text: str, ev: Evidence) -> 
 def _summary(rows: list[tuple[Evidence, Explanation]]) -> dict:
     n = len(rows)
     valid = grounded = agree = lexical = bound = 0
+    with_actions = [x for ev, x in rows if moved_actions(ev)]
     for ev, x in rows:
         text = _model_text(x)
         if text is None:  # shown as written: a model's answer that passed, or the template itself
@@ -86,6 +91,10 @@ def _summary(rows: list[tuple[Evidence, Explanation]]) -> dict:
         "lexical_rate": round(lexical / n, 4),
         "bound_rate": round(bound / n, 4),
         "label_agreement": round(agree / n, 4),
+        "windows_with_moved_actions": len(with_actions),
+        "action_rate": round(sum(cites_an_action(x.cues) for x in with_actions) / len(with_actions), 4)
+        if with_actions
+        else None,
         "tokens_p50": statistics.median(tokens),
         "latency_ms_p50": round(statistics.median(latency), 1),
         "latency_ms_p95": round(sorted(latency)[max(0, round(0.95 * n) - 1)], 1),
@@ -105,7 +114,10 @@ def evaluate_explainers(
     trained_gguf: Path,
     threads: int | None = None,
     progress: Callable[[str], None] = print,
+    unseen_clip_windows: int = 0,
 ) -> dict:
+    """`unseen_clip_windows`: the first this many windows come from clips the training never saw; their figures
+    are also given apart."""
     threads = threads or min(4, os.cpu_count() or 1)
     trained = GgufModel(
         TRAINED_LLM, trained_gguf, sha256_file(trained_gguf), trained_gguf.stat().st_size, "trained", PROMPT_STYLE
@@ -114,9 +126,10 @@ def evaluate_explainers(
     for name, model in (("base", base), ("trained", trained)):
         runs[name] = _run(model, windows, threads)
         s = _summary(runs[name])
+        cited = "" if s["action_rate"] is None else f", cites an action in {s['action_rate']:.0%} where one moved"
         progress(
             f"{name}: grounded {s['grounded_rate']:.0%} (lexical {s['lexical_rate']:.0%}, bound "
-            f"{s['bound_rate']:.0%}), {s['latency_ms_p50']:.0f} ms p50"
+            f"{s['bound_rate']:.0%}){cited}, {s['latency_ms_p50']:.0f} ms p50"
         )
     runs["template"] = [(ev, template_explanation(ev, "evaluation")) for ev in windows]
     examples = []
@@ -136,8 +149,12 @@ def evaluate_explainers(
     summary["template"]["grounded_rate"] = round(sum(_answer_passes(raw, ev) for raw, ev in templates) / n, 4)
     summary["template"]["lexical_rate"] = round(sum(lexical for lexical, _ in halves) / n, 4)
     summary["template"]["bound_rate"] = round(sum(bound for _, bound in halves) / n, 4)
+    unseen = {}
+    if unseen_clip_windows:
+        unseen = {name: _summary(rows[:unseen_clip_windows]) for name, rows in runs.items() if name != "template"}
     return {
         "summary": summary,
+        "unseen_clips": unseen,
         "examples": examples,
         "rejections": {
             name: [x.rejected for _, x in rows if x.rejected][:10] for name, rows in runs.items() if name != "template"

@@ -83,9 +83,30 @@ def _fact_clause(fact: Fact, ev: Evidence, rng: random.Random) -> str | None:
         options = _voice_clauses(fact)
     elif fact.cue == "conflict":
         options = ["the face and voice disagree", "the voice does not match the face", "voice and face conflict"]
+    elif fact.cue.startswith("action_"):
+        options = _action_clauses(fact)
+    elif fact.cue == "blink_rate":
+        (rate,) = n
+        options = [f"blinking {rate} times per minute", f"a blink rate of {rate} times per minute"]
+    elif fact.cue == "actions_agree":
+        options = [f"the facial actions also show {ev.label}", "the facial actions agree"]
+    elif fact.cue == "actions_disagree":
+        reading = fact.text.split(" show ", 1)[1].split(",", 1)[0]
+        (pct,) = n
+        options = [
+            f"but the facial actions show {reading}",
+            f"though the facial actions show {reading} on {pct}% of the frames",
+            f"the facial actions disagree: they show {reading}",
+        ]
     else:
         return None
     return rng.choice(options)
+
+
+def _action_clauses(fact: Fact) -> list[str]:
+    """ "the cheeks rose by 2.6%": the fact's own words, with or without its size."""
+    moved, size = fact.text.rsplit(" by ", 1)
+    return [fact.text, moved, f"{moved} ({size})"]
 
 
 def _voice_clauses(fact: Fact) -> list[str]:
@@ -101,15 +122,23 @@ def _voice_clauses(fact: Fact) -> list[str]:
 
 
 def _cite(ev: Evidence, rng: random.Random) -> list[Fact]:
-    """One or two facts to cite: conflict and uncertainty first when present, as a reader would want."""
+    """One or two facts to cite: conflict, uncertainty and the actions' disagreement first when present, as a
+    reader would want; then the facial actions that moved, which say why the face reads as it does."""
     rest = [f for f in ev.facts[1:]]
     if not rest:
         return []
-    must = [f for f in rest if f.cue in ("conflict", "uncertain")]
-    others = [f for f in rest if f not in must]
+    must = [f for f in rest if f.cue in ("conflict", "uncertain", "actions_disagree")]
+    moved = [f for f in rest if f.cue.startswith("action_") and f not in must]
+    rng.shuffle(moved)
+    agree = [f for f in rest if f.cue == "actions_agree"]
+    others = [f for f in rest if f not in must and f not in moved and f not in agree]
     rng.shuffle(others)
+    others = moved[:1] + agree + moved[1:] + others  # "the lip corners pulled up, and the actions also show happy"
     count = rng.choice((1, 2, 2)) if len(rest) > 1 else 1
-    return (must + others)[: max(count, len(must[:2]))]
+    picked = (must + others)[: max(count, len(must[:2]))]
+    if moved and not any(f in moved for f in picked):
+        picked = picked[:2] + moved[:1]  # what the face did is why it reads so: never left out for two others
+    return picked
 
 
 def target_answer(ev: Evidence, rng: random.Random) -> tuple[dict, str]:

@@ -96,12 +96,20 @@ def train_explainer(
 
     from training.evaluation import evaluate_explainers
 
-    progress(f"[4/4] evaluation on {evaluate_windows} held-out windows: base vs trained vs template")
-    test = [e.evidence for e in splits["test"]][:evaluate_windows]
-    metrics = evaluate_explainers(test, base, out, progress=lambda line: progress(f"  {line}"))
+    # every window of the clips held out (never seen in training), then held-out sampled windows
+    unseen = [e.evidence for e in splits["test"] if not e.source.startswith("sampled-")]
+    test = unseen + [e.evidence for e in splits["test"] if e.source.startswith("sampled-")][:evaluate_windows]
+    progress(
+        f"[4/4] evaluation on {len(test)} held-out windows ({len(unseen)} from clips the training never saw): "
+        "base vs trained vs template"
+    )
+    metrics = evaluate_explainers(
+        test, base, out, progress=lambda line: progress(f"  {line}"), unseen_clip_windows=len(unseen)
+    )
     (work / "evaluation.json").write_text(json.dumps(metrics, indent=2))
 
     about["metrics"] = metrics["summary"]
+    about["metrics_unseen_clips"] = metrics["unseen_clips"]
     about["evaluated_gguf_sha256"] = export["sha256"]  # an install merging this adapter can say it got the same
     write_adapter_manifest(adapter_path, adapter["scaling"], adapter["rank"], about)  # now with the figures
     manifest = explainer_manifest(out, export["sha256"], base, about, trained_here, source)

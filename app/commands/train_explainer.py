@@ -25,7 +25,9 @@ def run(args: argparse.Namespace) -> int:
         r = m[name]
         print(
             f"  {name:<9} grounded {r['grounded_rate']:.0%}, valid JSON {r['json_valid_rate']:.0%}, "
-            f"label agrees {r['label_agreement']:.0%}, {r['tokens_p50']} tokens, {r['latency_ms_p50']:.0f} ms p50"
+            f"label agrees {r['label_agreement']:.0%}, "
+            + ("" if r.get("action_rate") is None else f"cites an action where one moved {r['action_rate']:.0%}, ")
+            + f"{r['tokens_p50']} tokens, {r['latency_ms_p50']:.0f} ms p50"
         )
     return 0
 
@@ -37,7 +39,7 @@ def register(sub) -> argparse.ArgumentParser:
         description="Build grounded training data from the fast path's evidence (the bundled clips and sampled "
         "face tracks), fine-tune the packaged SmolLM2 with LoRA on the CPU, merge, write and quantise a GGUF into "
         "the model folder (the app then uses it), and evaluate base vs trained vs template on held-out windows. "
-        "About 26 minutes on 2 cores; a stopped run reuses its trained adapter.",
+        "About 45 minutes on 2 cores; a stopped run reuses its trained adapter.",
     )
     p.add_argument(
         "--work",

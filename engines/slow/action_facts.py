@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engines.contracts import FacialActions, Fact, Quantity
+from engines.contracts import Evidence, FacialActions, Fact, Quantity
 from engines.fast.action_prototypes import CLEAR, unit_values
 
 # unit -> (how the fact says it moved, the subject's name, the words that name it in a sentence)
@@ -65,9 +65,18 @@ def moved_facts(frames: list[ActionFrame]) -> list[Fact]:
         if mean < CLEAR[unit]:
             continue
         size = _num(mean)
-        # the fact's own phrasing may be repeated: its verbs ("rose") would otherwise read as a trend's
-        said = words + tuple(w for w in moved.split() if w not in ("the", "and"))
-        facts.append(Fact(f"action_{unit}", f"{moved} by {size}%", (Quantity(subject, size, "%", words),), said))
+        # the fact's own phrasing may be repeated: its verbs ("rose") would otherwise read as a trend's, and name
+        # its size too ("the outer brows rose by 3.7%" is the brows' 3.7%, not the trend's "rose")
+        rest = [w for w in moved.split() if w not in ("the", "and")]
+        verb = next(w for w in rest if w not in subject.split())  # rose, lowered, opened, pulled, dropped...
+        facts.append(
+            Fact(
+                f"action_{unit}",
+                f"{moved} by {size}%",
+                (Quantity(subject, size, "%", (*words, verb)),),
+                words + tuple(rest),
+            )
+        )
     return facts
 
 
@@ -105,3 +114,12 @@ def reading_facts(frames: list[ActionFrame], label: str) -> tuple[list[Fact], fl
     if agree >= AGREE_SHARE:
         return [Fact("actions_agree", f"the facial actions also show {label}", words=("actions",))], disagree
     return [], disagree
+
+
+def moved_actions(evidence: Evidence) -> bool:
+    """Whether a window holds a facial action that clearly moved (a fact an explanation should cite)."""
+    return any(f.cue.startswith("action_") for f in evidence.facts)
+
+
+def cites_an_action(cues: tuple[str, ...] | list[str]) -> bool:
+    return any(c.startswith("action_") for c in cues)

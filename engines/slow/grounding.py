@@ -236,6 +236,11 @@ def _subject_of(text: str, number: Written, mentions: list[_Mention]) -> _Mentio
     before = [m for m in mentions if m.start >= start and m.end <= number.start]
     for m in sorted(before, key=lambda m: (m.end, m.end - m.start), reverse=True):
         if m.word not in LINK_WORDS:
+            # one word that names several subjects ("wider": the lips stretched, the eyes wide) names them all
+            same = [n for n in before if (n.start, n.end) == (m.start, m.end) and n.word not in LINK_WORDS]
+            if len(same) > 1:
+                bound = tuple(dict.fromkeys(q for n in same for q in n.quantities))
+                return _Mention(m.word, m.start, m.end, bound, " or ".join(dict.fromkeys(n.subject for n in same)))
             return m
         adjacent = text[m.end : number.start].strip() == ""
         linked = tuple(q for q in m.quantities if q.unit == number.unit)
@@ -331,8 +336,10 @@ def check_lexical(text: str, evidence: Evidence) -> None:
     if trend is not None:
         rising = "rising" in trend.text
         against = FALL_WORDS if rising else RISE_WORDS
+        # an action's own verb ("the lower lids rose") is that action's, not the label's trend
+        own = [f.text.rsplit(" by ", 1)[0] for f in evidence.facts if f.cue.startswith("action_")]
         for word in against:
-            if _mentions(lower, word):
+            if _mentions(lower, word) and _uncovered(lower, word, own):
                 raise Ungrounded(f"says '{word}' but the trend is {'rising' if rising else 'falling'}")
     if any(_mentions(lower, w) for w in WEAK_WORDS) and evidence.confidence >= 0.6:
         raise Ungrounded(f"calls a {evidence.confidence:.2f} probability weak")
@@ -345,6 +352,13 @@ def check_lexical(text: str, evidence: Evidence) -> None:
         if emotion not in named and any(_mentions(lower, s) for s in stems):
             raise Ungrounded(f"names {emotion}, which the evidence does not")
     words = re.findall(r"[a-z0-9.]+", text.lower())
-    trigrams = [tuple(words[i : i + 3]) for i in range(len(words) - 2)]
+    # two facts of the same size ("drew together by 4.8%; the lips pressed together by 4.8%") are not a sentence
+    # repeating itself: a phrase around a figure counts as repeated when its five words are
+    trigrams = [
+        tuple(words[max(0, i - 1) : i + 4])
+        if any(w[0].isdigit() for w in words[i : i + 3])
+        else tuple(words[i : i + 3])
+        for i in range(len(words) - 2)
+    ]
     if len(trigrams) != len(set(trigrams)):
         raise Ungrounded("repeats itself")
