@@ -10,10 +10,10 @@ background for 2 s (each person's baseline is learned over 1.5 s), then move
 regions of their own face mesh by known amounts with `tests/face_warps.moved`,
 easing in and out, as a script (`SCRIPT`) says:
 
-- left: a smile (lip corners up 0.08 eye spacings) from 2.5 s, held 2 s; then
-  surprise (brows up 0.06, mouth open 0.09) from 7 s, held 2 s;
-- right: brows raised from 3 s; lids lowered (0.03) from 6.5 s; the mouth opened
-  from 9.5 s; blinks at 2.2 s, 5.5 s and 8.6 s (lids shut for 0.1 s).
+- left: a smile (lip corners up 0.18 eye spacings) from 2.5 s, held 2 s; then
+  surprise (brows up 0.1, upper lids up 0.045, mouth open 0.09) from 7 s, held 2.5 s;
+- right: brows raised (0.07) from 3 s; lids lowered (0.04) from 6.5 s; the mouth
+  opened (0.12) from 9.5 s; blinks at 2.2 s, 5.5 s and 8.6 s (lids shut for 0.1 s).
 
 720x480, 30 fps, 360 frames (12 s), light sensor noise (fixed seed), MPEG-4 Part 2 at
 1.2 Mbit/s through `make_distractor_clip.write_mpeg4`: a rerun writes the same bytes.
@@ -45,6 +45,9 @@ OUT = ROOT / "tests" / "data" / "expressions.mp4"
 # Wider fields than the warp tests' for the lip corners and brows, so those moves can be larger without folding;
 # the mouth keeps the tests' own (a wider field moves the upper lip with the lower, and the mouth does not open).
 BY_NAME = {m.name: m if m.name == "mouth opened" else replace(m, reach=m.reach * 1.8) for m in MOVEMENTS}
+LIDS_RAISED = replace(
+    BY_NAME["lids lowered"], name="lids raised", direction=(0.0, -1.0), action="eye_opening_right", sign=1.0
+)
 BLINK = Movement("blink", BY_NAME["lids lowered"].points, (0.0, 1.0), "eye_opening_right", -1.0, reach=0.05)
 
 
@@ -80,8 +83,9 @@ SCRIPT = (
         (190, 250),
         (
             Move(BY_NAME["lip corners raised"], 2.5, 4.5, 0.18),
-            Move(BY_NAME["brows raised"], 7.0, 9.0, 0.07),
-            Move(BY_NAME["mouth opened"], 7.0, 9.0, 0.09),
+            Move(BY_NAME["brows raised"], 7.0, 9.5, 0.1),
+            Move(LIDS_RAISED, 7.0, 9.5, 0.045),
+            Move(BY_NAME["mouth opened"], 7.0, 9.5, 0.09),
         ),
     ),
     (
@@ -92,7 +96,7 @@ SCRIPT = (
         (
             Move(BY_NAME["brows raised"], 3.0, 5.0, 0.07),
             Move(BY_NAME["lids lowered"], 6.5, 8.0, 0.04),
-            Move(BY_NAME["mouth opened"], 9.5, 11.0, 0.09),
+            Move(BY_NAME["mouth opened"], 9.5, 11.0, 0.12),
             *_blinks(2.2, 5.5, 8.6),
         ),
     ),

@@ -435,12 +435,12 @@ def test_within_a_face_that_moves_the_mesh_follows_dlib(detector, face_mesh, pre
             mesh_r, dlib_r = (np.corrcoef([f[k][q] for f in frames], truth)[0, 1] for k in ("mesh", "dlib"))
             print(f"  {name:10s}{move.movement.name:20s}{QUANTITIES[q]:19s} mesh {mesh_r:6.3f}  dlib {dlib_r:6.3f}")
             truth_r[name, move.movement.name] = mesh_r
-    # Measured (every 3rd frame): eye openness 0.92 (the target 0.9, met), mouth width 0.75 (0.8),
-    # mouth opening 0.48 (0.9: the astronaut's warped mouth opens for neither model, r near 0 for both, so her
-    # frames are noise to both). Against the truth the mesh follows Ross's mouth opening (0.89; dlib 0.45) and
-    # both follow his lids (-0.56, dlib -0.60), but it barely follows the brows (0.46, 0.18; dlib 0.88, 0.89) and
-    # not the astronaut's lip corners (0.09; dlib 0.89): docs/facial-actions.md.
-    assert r["eye_openness"] >= 0.85 and r["mouth_width"] >= 0.65 and r["mouth_opening"] >= 0.35, r
+    # Measured (every 3rd frame): eye openness 0.89 (the target 0.9), mouth width 0.76 (0.8), mouth
+    # opening 0.62 (0.9: the astronaut's warped mouth opens for neither model). Against the truth the mesh follows
+    # Ross's mouth opening (0.86; dlib 0.64) and both follow his lids (-0.53, dlib -0.61), but the mesh barely
+    # follows the brows (0.26, 0.21; dlib 0.64, 0.90) or the astronaut's lip corners (0.13; dlib 0.81): see
+    # docs/facial-actions.md.
+    assert r["eye_openness"] >= 0.8 and r["mouth_width"] >= 0.65 and r["mouth_opening"] >= 0.5, r
     assert truth_r["ross", "mouth opened"] >= 0.8 and truth_r["ross", "lids lowered"] <= -0.4, truth_r
 
 
