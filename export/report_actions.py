@@ -82,9 +82,9 @@ def person_actions(f: dict[str, np.ndarray], x_range: tuple[float, float]) -> st
         facts += (
             '<ul class="disagreements">'
             + "".join(
-                f'<li data-start="{s["start"]:.3f}" data-end="{s["end"]:.3f}">{s["start"]:.1f}-{s["end"]:.1f} s: '
+                f'<li data-start="{s["start"]:.3f}" data-end="{s["end"]:.3f}">{_span(s["start"], s["end"])}: '
                 f"labelled <b>{escape(s['label'])}</b>, the actions show <b>{escape(s['actions'])}</b> "
-                f"({s['rows']} frames)</li>"
+                f"({s['rows']} frame{'s' * (s['rows'] != 1)})</li>"
                 for s in spans
             )
             + "</ul>"
@@ -100,3 +100,9 @@ def person_actions(f: dict[str, np.ndarray], x_range: tuple[float, float]) -> st
         + f'<p class="legend">{legend}</p>'
         + line_chart(series, x_range, (-LIMIT, LIMIT), height=150, y_ticks=(-LIMIT, 0.0, LIMIT))
     )
+
+
+def _span(start: float, end: float) -> str:
+    """ "7.7 s" for a moment, "7.7-8.3 s" for a stretch (not "7.7-7.7 s")."""
+    a, b = f"{start:.1f}", f"{end:.1f}"
+    return f"{a} s" if a == b else f"{a}-{b} s"

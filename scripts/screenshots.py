@@ -4,6 +4,7 @@ Run under a virtual screen with a window manager, as a user's desktop:
     Xvfb :99 -screen 0 1920x1080x24 & DISPLAY=:99 openbox &
     DISPLAY=:99 .venv/bin/python scripts/screenshots.py docs/
 Writes main-window.png (mid-session), main-window-switched.png (after switching the video),
+main-window-actions.png (the astronaut of expressions.mp4 raising her brows and opening her eyes),
 main-window-stopped.png, main-window-no-camera.png, settings.png, kiosk.png (with its banner),
 kiosk-locked.png (five wrong PINs) and kiosk-waiting.png (a camera that is not there).
 """
@@ -20,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 CLIP = ROOT / "tests" / "data" / "group_pan.mp4"
 PORTRAIT = ROOT / "tests" / "data" / "portrait_zoom.mp4"
+EXPRESSIONS = ROOT / "tests" / "data" / "expressions.mp4"
 
 
 def pump(app, seconds: float, until=None) -> None:
@@ -27,6 +29,11 @@ def pump(app, seconds: float, until=None) -> None:
     while time.monotonic() < end and not (until and until()):
         app.processEvents()
         time.sleep(0.005)
+
+
+def _eyes_wide(face) -> bool:
+    a = None if face is None else face.actions
+    return a is not None and (a.eye_opening_right + a.eye_opening_left) / 2 >= 15.0
 
 
 def main(out: Path) -> None:
@@ -59,6 +66,12 @@ def main(out: Path) -> None:
     before = window.video.painted
     pump(app, 60, until=lambda: window.video.painted > before + 60)
     grab("main-window-switched.png")
+    window.set_source(str(EXPRESSIONS))  # the astronaut (person 2) raises her brows and opens her eyes at 7-9.5 s
+    pump(app, 30, until=lambda: window.actions.face is not None)
+    window.select_face(2)
+    pump(app, 60, until=lambda: _eyes_wide(window.actions.face))
+    grab("main-window-actions.png")
+    print("actions:", window.actions.face.label, window.actions.face.action_label)
     window.control.stop()
     pump(app, 1.0)
     grab("main-window-stopped.png")

@@ -168,6 +168,9 @@ class BatchRun:
                     w.process.kill()
             for s, handler in previous.items():
                 signal.signal(s, handler)
+            for q in (tasks, results):
+                q.close()
+                q.cancel_join_thread()  # what a killed worker left in a queue is not waited for
         return stop[0] if stop else None
 
     def _tasks(self, todo: list[int]) -> list[tuple[int, Path, Path, Path]]:
