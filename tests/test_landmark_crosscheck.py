@@ -237,19 +237,26 @@ def _person(box, matrix: np.ndarray, faces: dict) -> str | None:
     return name if best >= 0.3 else None
 
 
+def sampled_frames(clip: str, every: int):
+    """(index, image) of every `every`-th frame of a bundled clip."""
+    cap = cv2.VideoCapture(str(DATA / clip))
+    try:
+        index = -1
+        while cap.grab():
+            index += 1
+            if index % every == 0:
+                yield index, cap.retrieve()[1]
+    finally:
+        cap.release()
+
+
 def collect(detector, face_mesh, predictor, every: int = EVERY) -> dict:
     """Both landmark sets' quantities on every real face wholly in the frame, read by the mesh as a face and
     turned at most 45 degrees, on every `every`-th frame of the clips; and what was left out, and why."""
     rows, left_out = [], defaultdict(int)
     for clip in CLIPS:
         source, faces = _people(clip)
-        cap = cv2.VideoCapture(str(DATA / clip))
-        index = -1
-        while cap.grab():
-            index += 1
-            if index % every:
-                continue
-            image = cap.retrieve()[1]
+        for index, image in sampled_frames(clip, every):
             found = []
             for det in detector.detect(image):
                 x1, y1, x2, y2 = det.box
@@ -278,7 +285,6 @@ def collect(detector, face_mesh, predictor, every: int = EVERY) -> dict:
                             "dlib_box": geometry(dlib_on_box(predictor, gray, det.box), DLIB),
                         }
                     )
-        cap.release()
     return {"rows": rows, "left_out": dict(left_out)}
 
 
@@ -381,13 +387,7 @@ def _expression_rows(detector, face_mesh, predictor, every: int = 3) -> list[dic
     """Both landmark sets' quantities on the two faces of expressions.mp4 (left: the astronaut, right: Ross),
     every `every`-th frame: faces that smile, raise their brows, open their mouths and lower their lids."""
     rows = []
-    cap = cv2.VideoCapture(str(DATA / "expressions.mp4"))
-    index = -1
-    while cap.grab():
-        index += 1
-        if index % every:
-            continue
-        image = cap.retrieve()[1]
+    for index, image in sampled_frames("expressions.mp4", every):
         found = detector.detect(image)
         readings = face_mesh.read(image, [(d.box, d.landmarks) for d in found])
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
@@ -401,7 +401,6 @@ def _expression_rows(detector, face_mesh, predictor, every: int = 3) -> list[dic
                         "dlib": geometry(dlib_upright(predictor, gray, det.landmarks), DLIB),
                     }
                 )
-    cap.release()
     return rows
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from PyQt6.QtCore import QSettings
 
 from engines.pipeline import AudioOptions, ExplainOptions, FastPathOptions
+from engines.pipeline.options import DETECT_EVERY_WITH_MESH
 from engines.slow.gate import GateSettings
 from export.key_frames import KeyFrameOptions
 
@@ -23,7 +24,7 @@ class Preferences:
     loop_file: bool = True  # a video file starts again at its end, like a camera that goes on
     audio: bool = True  # voice cues from the microphone, with a camera
     microphone: str = ""  # "" : the system's default input
-    detect_every: int = 6  # the window always runs the face mesh, which follows faces between detections
+    detect_every: int = DETECT_EVERY_WITH_MESH  # the window always runs the mesh, which follows faces between
     smoothing_s: float = 0.5
     explainer: bool = True
     llm: str = ""  # "": the trained explainer when there is one, else the packaged default

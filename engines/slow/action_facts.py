@@ -68,7 +68,8 @@ def moved_facts(frames: list[ActionFrame]) -> list[Fact]:
         # the fact's own phrasing may be repeated: its verbs ("rose") would otherwise read as a trend's, and name
         # its size too ("the outer brows rose by 3.7%" is the brows' 3.7%, not the trend's "rose")
         rest = [w for w in moved.split() if w not in ("the", "and")]
-        verb = next(w for w in rest if w not in subject.split())  # rose, lowered, opened, pulled, dropped...
+        # rose, lowered, opened, pulled, stretched, dropped...: the first word that is not the subject's ("eyes")
+        verb = next(w for w in rest if not any(w.startswith(part) for part in subject.split()))
         facts.append(
             Fact(
                 f"action_{unit}",
