@@ -23,7 +23,7 @@ import queue
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tqdm import tqdm
@@ -58,7 +58,13 @@ class BatchRun:
     show_progress: bool = True
     ray_address: str | None = None  # run the inputs on this Ray cluster ("auto": the one this machine is in)
     results: dict[int, dict] = field(default_factory=dict)
+    worker_pids: list[int] = field(default_factory=list)  # the local workers started so far (a bench watches them)
     _stopped_by: str | None = None
+
+    def __post_init__(self) -> None:
+        # a worker is one core: its faces are described on its own thread, not by a second process that would
+        # compete with the other workers for the cores (and whose timing would decide who each face is)
+        self.options = replace(self.options, fast=replace(self.options.fast, describe_inline=True))
 
     def folder(self, item: BatchInput) -> Path:
         return self.root / SESSIONS / item.session_id
@@ -110,6 +116,7 @@ class BatchRun:
             # not a daemon: a worker starts the face describer's process (it ends with its parent's death anyway)
             p = ctx.Process(target=worker_main, args=(next_id, self.options, tasks, results), name=f"batch-{next_id}")
             p.start()
+            self.worker_pids.append(p.pid)
             workers[next_id] = _Worker(p)
             next_id += 1
 

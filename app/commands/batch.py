@@ -18,6 +18,9 @@ def run(args: argparse.Namespace) -> int:
     from engines.errors import EmolensError
     from engines.pipeline import AudioOptions, PipelineOptions
 
+    if args.workers is None:
+        cores = os.cpu_count() or 1
+        args.workers = max(1, cores // 2) if args.explain else cores
     if args.workers < 1:
         raise EmolensError("--workers takes 1 or more")
     options = PipelineOptions(
@@ -67,10 +70,9 @@ def register(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--workers",
         type=int,
-        default=max(1, (os.cpu_count() or 1) // 2),
         metavar="N",
-        help="worker processes, each with one inference thread (default: half the cores, here "
-        f"{max(1, (os.cpu_count() or 1) // 2)})",
+        help="worker processes, each one core: one inference thread, its faces described on it (default: the "
+        f"cores, here {os.cpu_count() or 1}; with --explain, whose explainer takes a core of its own, half of them)",
     )
     p.add_argument(
         "--ray",

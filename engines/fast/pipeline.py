@@ -16,6 +16,7 @@ from engines.fast.face_detector import FaceDetector
 from engines.fast.face_mesh import FaceMesh
 from engines.fast.face_presence import FacePresence
 from engines.fast.facial_actions import FacialActionMeter, face_frame
+from engines.fast.inline_describer import InlineDescriber
 from engines.fast.landmark_cues import landmark_cues
 from engines.fast.mesh_following import MeshFollower
 from engines.fast.person_identity import PersonIdentity
@@ -48,7 +49,7 @@ class FastPath:
         mesh: FaceMesh | None = None,
         presence: FacePresence | None = None,
         actions: FacialActionMeter | None = None,
-        describer: DescriptorWorker | None = None,
+        describer: DescriptorWorker | InlineDescriber | None = None,
         identity: PersonIdentity | None = None,
     ):
         if detect_every < 1:
@@ -271,6 +272,9 @@ class FastPath:
             if self.identity is None
             else {
                 "model": self.describer.asset.summary(),
+                "described": "on the frame thread"
+                if isinstance(self.describer, InlineDescriber)
+                else "in a process of its own",
                 **self.identity.settings.__dict__,
                 "kept": "descriptors in memory for this session only; never written",
             },

@@ -17,6 +17,7 @@ from engines.fast.expression import ExpressionClassifier
 from engines.fast.face_detector import FaceDetector, InsightFacePackDetector, RetinaFaceDetector
 from engines.fast.face_mesh import FaceMesh
 from engines.fast.face_presence import FacePresence
+from engines.fast.inline_describer import InlineDescriber
 from engines.fast.pipeline import FastPath
 from engines.fast.smoothing import ExpressionSmoother
 from engines.model_assets import (
@@ -76,7 +77,7 @@ def build_fast_path(options: FastPathOptions, progress: Callable[[str], None] = 
         device_frames=device_frames,
         mesh=mesh,
         presence=FacePresence(options.min_face_score, options.min_face_s),
-        describer=DescriptorWorker(load_asset(FACE_DESCRIPTOR, model_dir)) if options.reid else None,
+        describer=_describer(load_asset(FACE_DESCRIPTOR, model_dir), options) if options.reid else None,
     )
     info = {
         "backend": {**backend.describe(), "reason": choice.reason, "preprocess": preprocess_reason},
@@ -84,6 +85,10 @@ def build_fast_path(options: FastPathOptions, progress: Callable[[str], None] = 
         "settings": options.as_dict(),
     }
     return fast_path, info
+
+
+def _describer(asset, options: FastPathOptions) -> DescriptorWorker | InlineDescriber:
+    return InlineDescriber(asset) if options.describe_inline else DescriptorWorker(asset)
 
 
 def _mesh_model(backend, asset, threads: int):

@@ -43,6 +43,8 @@ class FastPathOptions:
     min_face_score: float = 0.5  # the mesh's face presence below which a box is not a face
     min_face_s: float = 0.3  # how long a track must have been a face before it is reported as a person
     reid: bool = True  # a face that comes back is the person it was (descriptors in memory only); False: tracks
+    describe_inline: bool = False  # faces described on the frame thread, not in a process of their own: one core,
+    # and the same people on every run of a file (a batch worker's choice: engines/fast/inline_describer.py)
 
     @property
     def detection_interval(self) -> int:
