@@ -7,13 +7,12 @@ again for a session that never closed. pandas and polars read it with no argumen
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
 from engines.errors import EmolensError
 from export.frames_schema import FRAME_COLUMNS, FRAMES_SCHEMA_VERSION
-from export.line_file import readable_lines
+from export.line_file import complete_bytes, readable_lines
 
 _TYPES = {"float": "float32", "int": "int64", "bool": "bool_", "str": "string"}
 
@@ -41,15 +40,15 @@ def read_frames_table(csv_path: Path):
     """frames.csv as a typed Arrow table; a last line cut short by a kill or a full disk is left out."""
     pa = _pyarrow()
     try:
-        lines, _cut = readable_lines(csv_path)
+        text = complete_bytes(csv_path)
     except OSError as exc:
         raise EmolensError(f"cannot read {csv_path}: {exc.strerror}") from exc
     schema = frames_schema()
-    if not lines:  # killed before even the header reached the disk: an empty table
+    if not text:  # killed before even the header reached the disk: an empty table
         return schema.empty_table()
     try:
         table = pa.csv.read_csv(
-            io.BytesIO(("\n".join(lines) + "\n").encode()),
+            pa.BufferReader(pa.py_buffer(text)),
             convert_options=pa.csv.ConvertOptions(
                 column_types=schema,
                 include_columns=schema.names,
@@ -85,14 +84,21 @@ def decided_persons(events_path: Path) -> dict[int, int]:
 def _with_persons(table, persons: dict[int, int]):
     """Rows written while their face's person was not known yet (the moment its descriptor took) get the person
     the session decided for their track; rows of a track never decided stay empty."""
+    import numpy as np
+
     pa = _pyarrow()
     column = table.column("person_id")
     if not persons or column.null_count == 0:
         return table
-    tracks = table.column("track_id").to_pylist()
-    filled = [p if p is not None else persons.get(t) for t, p in zip(tracks, column.to_pylist(), strict=True)]
+    tracks = table.column("track_id").to_numpy()
+    known = column.is_valid().to_numpy(zero_copy_only=False)
+    values = column.fill_null(0).to_numpy()
+    each, which = np.unique(tracks, return_inverse=True)
+    decided_for = np.array([persons.get(int(t), -1) for t in each], np.int64)[which]
+    filled = np.where(known, values, decided_for)
     index = table.schema.get_field_index("person_id")
-    return table.set_column(index, table.schema.field(index), pa.array(filled, pa.int64()))
+    array = pa.array(filled, pa.int64(), mask=~known & (decided_for < 0))
+    return table.set_column(index, table.schema.field(index), array)
 
 
 def write_table_whole(table, path: Path) -> int:
@@ -106,6 +112,13 @@ def write_table_whole(table, path: Path) -> int:
         tmp.unlink(missing_ok=True)
         raise
     return table.num_rows
+
+
+def load_writer() -> None:
+    """Loads what writing Parquet loads (pyarrow imports pandas on its first write: about 90 MB), so that a
+    long-lived batch worker holds it from the start instead of stepping up at its first session's end."""
+    pa = _pyarrow()
+    pa.parquet.write_table(pa.table({"x": [0]}), pa.BufferOutputStream())
 
 
 def write_frames_parquet(csv_path: Path, parquet_path: Path) -> int:

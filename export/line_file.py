@@ -73,3 +73,20 @@ def readable_lines(path: Path) -> tuple[list[str], bool]:
     complete, _, tail = data.rpartition(b"\n")
     lines = complete.decode("utf-8", errors="replace").split("\n") if complete else []
     return lines, bool(tail)
+
+
+def complete_bytes(path: Path) -> memoryview:
+    """The file's bytes up to and with its last newline, uncopied: a long table's text read once, not as a list
+    of lines (an hour's frames.csv is tens of MB)."""
+    data = path.read_bytes()
+    return memoryview(data)[: data.rfind(b"\n") + 1]
+
+
+def ends_cut_short(path: Path) -> bool:
+    """Whether the file's last line lacks its newline (a kill or a full disk cut it), reading only its end."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        if f.tell() == 0:
+            return False
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) != b"\n"

@@ -19,7 +19,7 @@ from engines.errors import EmolensError
 from export.folder_lock import FolderLock
 from export.frames_schema import COLUMNS
 from export.jsonl_log import JsonlLog
-from export.line_file import readable_lines
+from export.line_file import ends_cut_short, readable_lines
 from export.session_info import SCHEMA_VERSION, SessionInfo
 from export.session_reader import read_session
 from export.session_recorder import RESERVE_NAME, event_time, finish_session_files
@@ -31,7 +31,7 @@ def cut_partial_line(path: Path) -> int:
     """Drops a last line without its newline; returns the bytes dropped."""
     if not path.exists():
         return 0
-    if not readable_lines(path)[1]:
+    if not ends_cut_short(path):
         return 0
     data = path.read_bytes()
     keep = data.rfind(b"\n") + 1

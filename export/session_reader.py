@@ -14,7 +14,7 @@ import numpy as np
 
 from engines.errors import EmolensError
 from export.frames_schema import COLUMNS
-from export.line_file import readable_lines
+from export.line_file import ends_cut_short, readable_lines
 
 
 @dataclass
@@ -104,7 +104,7 @@ def _frames(path: Path, cut: list[str]) -> dict[str, np.ndarray]:
 
     if not path.exists() or path.stat().st_size == 0:
         return {}
-    if readable_lines(path)[1]:
+    if ends_cut_short(path):
         cut.append(path.name)
     table = read_frames_table(path)
     return {name: table.column(name).to_numpy(zero_copy_only=False) for name in COLUMNS}

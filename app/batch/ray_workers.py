@@ -62,9 +62,9 @@ class BatchActor:
 
     def ready(self) -> tuple[str, str | None]:
         if self.problem is None and self.fast_path is None:
-            from engines.pipeline.assembly import build_fast_path
+            from app.batch.worker import warm_worker
 
-            self.fast_path = build_fast_path(self.options.fast, progress=lambda line: None)
+            self.fast_path = warm_worker(self.options)
         return self.node, self.problem
 
     def analyse(self, index: int, path: Path, folder: Path, log: Path) -> tuple[int, dict]:

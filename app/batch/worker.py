@@ -1,9 +1,10 @@
 """A batch worker: one process, its models loaded once, analysing one input after another.
 
 Each worker builds the fast path once (the detector, classifier, mesh and the
-face describer's process) and runs every input it is given on those warm models
+face describer) and runs every input it is given on those warm models
 (`analyze(..., fast_path=...)`, which resets them between inputs), with one
-inference thread, so N workers use N cores. What an input's analysis says on
+inference thread and its faces described on that thread (BatchRun asks for it),
+so N workers use N cores. What an input's analysis says on
 stderr goes to that input's log under `DIR/logs/`, not over the batch's progress
 bar. Whatever happens to one input (a corrupt file, a defect) is that input's
 result; the worker goes on with the next.
@@ -60,17 +61,26 @@ def analyse_one(path: Path, folder: Path, log: Path, options: PipelineOptions, f
     )
 
 
+def warm_worker(options: PipelineOptions):
+    """The models, and what closing a session loads, loaded once: a worker's memory is flat from its first input."""
+    from engines.pipeline.assembly import build_fast_path
+    from export.frames_parquet import load_writer
+
+    fast_path = build_fast_path(options.fast, progress=lambda line: None)
+    load_writer()
+    return fast_path
+
+
 def worker_main(worker: int, options: PipelineOptions, tasks: Queue, results: Queue) -> None:
     """Messages to the parent: ("ready", worker), ("broken", worker, why), ("start", worker, index),
     ("done", worker, index, result)."""
     from engines.child_process import exit_with_parent
     from engines.errors import EmolensError
-    from engines.pipeline.assembly import build_fast_path
 
     exit_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides, and says
     try:
-        fast_path = build_fast_path(options.fast, progress=lambda line: None)
+        fast_path = warm_worker(options)
     except EmolensError as exc:
         results.put(("broken", worker, str(exc)))
         return
