@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -247,3 +248,19 @@ def test_a_ray_node_whose_models_differ_refuses_with_one_line(tmp_path, model_di
     other = {**expected, "fer_mini_xception": "0" * 64}
     node, problem = BatchActor(PipelineOptions(fast=FastPathOptions(model_dir=model_dir)), other).ready()
     assert "fer_mini_xception" in problem and "export-models" in problem and "\n" not in problem
+
+
+def test_the_memory_timeline_sees_a_process_grow_and_end():
+    """The bench's evidence that a worker's memory stays flat must be able to show it does not: a child that
+    takes 200 MB halfway reads higher in its last fifth than in its first, and stops being sampled once ended."""
+    from app.bench.memory_timeline import MemoryTimeline
+
+    grow = "import time; time.sleep(0.6); b = b'x' * (200 * 2**20); time.sleep(0.6)"
+    child = subprocess.Popen([sys.executable, "-c", grow])
+    with MemoryTimeline(lambda: [child.pid], interval_s=0.05) as timeline:
+        child.wait()
+        time.sleep(0.2)
+    (summary,) = timeline.summary().values()
+    print(f"\n{summary['first_fifth_median_mb']} -> {summary['last_fifth_median_mb']} MB, {summary['samples']} samples")
+    assert summary["last_fifth_median_mb"] - summary["first_fifth_median_mb"] > 150
+    assert summary["max_mb"] >= summary["last_fifth_median_mb"] and summary["seconds"] <= 1.4
