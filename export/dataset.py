@@ -4,7 +4,7 @@
 two columns more, `session_id` and `source` (the input's path), so that pandas
 (`pd.read_parquet(DIR / "dataset")`), polars (`pl.read_parquet(f"{DIR}/dataset/**/*.parquet")`)
 and DuckDB (`SELECT * FROM 'DIR/dataset/**/*.parquet'`) read all sessions as one
-table with no arguments. A part is written whole under a temporary name and
+table with no arguments. A part is written under a temporary name and
 renamed, and only for a session that completed, so a kill leaves either no part
 or a whole one; a session done again replaces its part: rows are never
 duplicated. `completed()` checks a session rather than assuming it: its
@@ -18,7 +18,7 @@ import json
 import shutil
 from pathlib import Path
 
-from export.frames_parquet import _pyarrow, write_table_whole
+from export.frames_parquet import ROW_GROUP_ROWS, _pyarrow, write_tables_whole
 
 DATASET = "dataset"
 PART = "part-0.parquet"
@@ -29,15 +29,20 @@ def part_path(root: Path, session_id: str) -> Path:
 
 
 def write_part(root: Path, session_id: str, source: str, session_folder: Path) -> int:
-    """The session's frames as its partition of the dataset; returns its row count."""
+    """The session's frames as its partition of the dataset, a row group at a time; returns its row count."""
     pa = _pyarrow()
-    table = pa.parquet.read_table(session_folder / "frames.parquet")
-    n = table.num_rows
-    table = table.append_column("session_id", pa.array([session_id] * n, pa.string()))
-    table = table.append_column("source", pa.array([source] * n, pa.string()))
+    frames = pa.parquet.ParquetFile(session_folder / "frames.parquet")
+    schema = frames.schema_arrow.append(pa.field("session_id", pa.string())).append(pa.field("source", pa.string()))
+
+    def tables():
+        for batch in frames.iter_batches(batch_size=ROW_GROUP_ROWS):
+            n = batch.num_rows
+            columns = [*batch.columns, pa.array([session_id] * n, pa.string()), pa.array([source] * n, pa.string())]
+            yield pa.Table.from_arrays(columns, schema=schema)
+
     path = part_path(root, session_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return write_table_whole(table, path)
+    return write_tables_whole(tables(), schema, path)
 
 
 def drop_part(root: Path, session_id: str) -> None:

@@ -8,11 +8,12 @@ again for a session that never closed. pandas and polars read it with no argumen
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from engines.errors import EmolensError
 from export.frames_schema import FRAME_COLUMNS, FRAMES_SCHEMA_VERSION
-from export.line_file import complete_bytes, readable_lines
+from export.line_file import WholeLinesReader, readable_lines
 
 _TYPES = {"float": "float32", "int": "int64", "bool": "bool_", "str": "string"}
 
@@ -36,31 +37,46 @@ def frames_schema():
     return pa.schema(fields, metadata={"emolens_frames_schema": str(FRAMES_SCHEMA_VERSION)})
 
 
-def read_frames_table(csv_path: Path):
-    """frames.csv as a typed Arrow table; a last line cut short by a kill or a full disk is left out."""
+BLOCK_BYTES = 1 << 20  # frames.csv is read this much at a time (about 3,500 rows): an hour's table is ~30 MB
+
+
+def frames_chunks(csv_path: Path) -> Iterator:
+    """frames.csv as typed Arrow tables of a block each, rows with their decided person; a last line cut short by
+    a kill or a full disk is left out. Closing an hour-long session holds a block or two, not the whole table."""
     pa = _pyarrow()
+    schema = frames_schema()
     try:
-        text = complete_bytes(csv_path)
+        whole_lines = WholeLinesReader(csv_path)
     except OSError as exc:
         raise EmolensError(f"cannot read {csv_path}: {exc.strerror}") from exc
-    schema = frames_schema()
-    if not text:  # killed before even the header reached the disk: an empty table
-        return schema.empty_table()
-    try:
-        table = pa.csv.read_csv(
-            pa.BufferReader(pa.py_buffer(text)),
-            convert_options=pa.csv.ConvertOptions(
-                column_types=schema,
-                include_columns=schema.names,
-                include_missing_columns=True,  # a schema-1 file has no latency_ms: it reads as nulls
-                true_values=["1"],
-                false_values=["0"],
-                strings_can_be_null=False,
-            ),
-        )
-    except pa.ArrowInvalid as exc:
-        raise EmolensError(f"{csv_path} is not a readable emolens frames.csv: {exc}") from exc
-    return _with_persons(table.cast(schema), decided_persons(csv_path.parent / "events.jsonl"))
+    persons = decided_persons(csv_path.parent / "events.jsonl")
+    with whole_lines:
+        if whole_lines.empty:  # killed before even the header reached the disk: no rows
+            return
+        try:
+            reader = pa.csv.open_csv(
+                whole_lines,
+                read_options=pa.csv.ReadOptions(block_size=BLOCK_BYTES, use_threads=False),
+                convert_options=pa.csv.ConvertOptions(
+                    column_types=schema,
+                    include_columns=schema.names,
+                    include_missing_columns=True,  # a schema-1 file has no latency_ms: it reads as nulls
+                    true_values=["1"],
+                    false_values=["0"],
+                    strings_can_be_null=False,
+                ),
+            )
+            for batch in reader:
+                yield _with_persons(pa.Table.from_batches([batch]).cast(schema), persons)
+        except pa.ArrowInvalid as exc:
+            raise EmolensError(f"{csv_path} is not a readable emolens frames.csv: {exc}") from exc
+
+
+def read_frames_table(csv_path: Path):
+    """frames.csv as one typed Arrow table (see `frames_chunks`)."""
+    pa = _pyarrow()
+    chunks = list(frames_chunks(csv_path))
+    return pa.concat_tables(chunks) if chunks else frames_schema().empty_table()
 
 
 def decided_persons(events_path: Path) -> dict[int, int]:
@@ -101,17 +117,30 @@ def _with_persons(table, persons: dict[int, int]):
     return table.set_column(index, table.schema.field(index), array)
 
 
-def write_table_whole(table, path: Path) -> int:
-    """Writes an Arrow table as Parquet atomically (never a half file under the final name); returns its rows."""
+ROW_GROUP_ROWS = 65_536  # rows per Parquet row group: large enough for readers, small enough to hold
+
+
+def write_tables_whole(tables: Iterable, schema, path: Path) -> int:
+    """Writes Arrow tables one after another as one Parquet file, atomically, holding a row group's worth at a
+    time; returns the rows."""
     pa = _pyarrow()
     tmp = path.with_name(f".{path.name}.tmp")
+    rows, group = 0, []
     try:
-        pa.parquet.write_table(table, tmp, compression="zstd")
+        with pa.parquet.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            for table in tables:
+                group.append(table)
+                rows += table.num_rows
+                if sum(t.num_rows for t in group) >= ROW_GROUP_ROWS:
+                    writer.write_table(pa.concat_tables(group))
+                    group = []
+            if group:
+                writer.write_table(pa.concat_tables(group))
         os.replace(tmp, path)
-    except OSError:
+    except BaseException:  # a bad row, a full disk, a signal: no half file under either name
         tmp.unlink(missing_ok=True)
         raise
-    return table.num_rows
+    return rows
 
 
 def load_writer() -> None:
@@ -122,5 +151,5 @@ def load_writer() -> None:
 
 
 def write_frames_parquet(csv_path: Path, parquet_path: Path) -> int:
-    """Writes the Parquet copy of frames.csv whole; returns its row count."""
-    return write_table_whole(read_frames_table(csv_path), parquet_path)
+    """Writes the Parquet copy of frames.csv, a block at a time; returns its row count."""
+    return write_tables_whole(frames_chunks(csv_path), frames_schema(), parquet_path)

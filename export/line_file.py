@@ -8,6 +8,7 @@ last write short: `flush()` then raises and `readable_lines` drops that piece.
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 from pathlib import Path
@@ -75,11 +76,44 @@ def readable_lines(path: Path) -> tuple[list[str], bool]:
     return lines, bool(tail)
 
 
-def complete_bytes(path: Path) -> memoryview:
-    """The file's bytes up to and with its last newline, uncopied: a long table's text read once, not as a list
-    of lines (an hour's frames.csv is tens of MB)."""
-    data = path.read_bytes()
-    return memoryview(data)[: data.rfind(b"\n") + 1]
+def complete_length(path: Path, step: int = 1 << 16) -> int:
+    """How many bytes of the file are whole lines (up to and with its last newline), reading back from its end
+    only as far as that newline."""
+    with open(path, "rb") as f:
+        end = f.seek(0, os.SEEK_END)
+        while end > 0:
+            start = max(0, end - step)
+            f.seek(start)
+            newline = f.read(end - start).rfind(b"\n")
+            if newline >= 0:
+                return start + newline + 1
+            end = start
+    return 0
+
+
+class WholeLinesReader(io.RawIOBase):
+    """The file read as a stream that ends after its last newline: a last line a kill cut short is never seen,
+    and the file is never held whole (an hour's frames.csv is tens of MB)."""
+
+    def __init__(self, path: Path):
+        self._left = complete_length(path)
+        self._file = open(path, "rb")  # noqa: SIM115 - closed with this reader
+
+    @property
+    def empty(self) -> bool:
+        return self._left == 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self._file.readinto(memoryview(buffer)[: min(len(buffer), self._left)])
+        self._left -= n
+        return n
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 def ends_cut_short(path: Path) -> bool:

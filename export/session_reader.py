@@ -100,11 +100,28 @@ def _jsonl(path: Path, cut: list[str]) -> list[dict]:
 
 
 def _frames(path: Path, cut: list[str]) -> dict[str, np.ndarray]:
-    from export.frames_parquet import read_frames_table
+    from export.frames_parquet import _pyarrow, frames_chunks, frames_schema
+
+    pa = _pyarrow()
 
     if not path.exists() or path.stat().st_size == 0:
         return {}
     if ends_cut_short(path):
         cut.append(path.name)
-    table = read_frames_table(path)
-    return {name: table.column(name).to_numpy(zero_copy_only=False) for name in COLUMNS}
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in COLUMNS}
+
+    def keep(chunk) -> None:  # of each block, only the columns the report reads
+        for name in COLUMNS:
+            column = chunk.column(name)
+            if pa.types.is_string(column.type):  # a label a row: a few strings shared, not a new one each row
+                encoded = column.combine_chunks().dictionary_encode()
+                words = np.array(encoded.dictionary.to_pylist(), dtype=object)
+                parts[name].append(words[encoded.indices.to_numpy(zero_copy_only=False)])
+            else:
+                parts[name].append(column.to_numpy(zero_copy_only=False))
+
+    for chunk in frames_chunks(path):
+        keep(chunk)
+    if not parts[COLUMNS[0]]:
+        keep(frames_schema().empty_table())
+    return {name: np.concatenate(chunks) for name, chunks in parts.items()}
