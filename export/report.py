@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from engines.contracts import EMOTIONS
+from export.counted_words import counted
 from export.emotion_colors import EMOTION_COLORS
 from export.report_actions import person_actions
 from export.report_charts import Series, line_chart, share_bar, sparkline
@@ -496,10 +497,10 @@ def _key(record: dict) -> tuple:
 
 def explainer_account(log: SessionLog) -> ExplainerAccount:
     info = log.info.get("explainer")
-    counted = (log.info.get("counts") or {}).get("explainer")
+    stated = (log.info.get("counts") or {}).get("explainer")
     gate = [e for e in log.events if e.get("event") == "gate"]
     asked = [e for e in gate if e.get("invoke")]
-    account = ExplainerAccount(on=bool(info) or counted is not None, windows=len(gate), asked=len(asked))
+    account = ExplainerAccount(on=bool(info) or stated is not None, windows=len(gate), asked=len(asked))
     model = (info or {}).get("model") if isinstance(info, dict) else None
     account.model = str(model.get("name")) if isinstance(model, dict) and model.get("name") else None
     unavailable = [e for e in log.events if e.get("event") == "explainer_unavailable"]
@@ -523,7 +524,7 @@ def explainer_account(log: SessionLog) -> ExplainerAccount:
     left = +waiting
     account.unanswered = sum(left.values())
     account.reasons = _unanswered_reasons(log, left)
-    account.mismatch = _mismatch(account, counted)
+    account.mismatch = _mismatch(account, stated)
     return account
 
 
@@ -564,9 +565,9 @@ def _unanswered_reasons(log: SessionLog, left: Counter) -> list[tuple[int, str]]
     return reasons
 
 
-def _mismatch(account: ExplainerAccount, counted: dict | None) -> list[str]:
+def _mismatch(account: ExplainerAccount, stated: dict | None) -> list[str]:
     """session.json's counts that differ from what the logs in the folder hold (a cut-short or repaired log)."""
-    if not isinstance(counted, dict):
+    if not isinstance(stated, dict):
         return []
     pairs = (
         ("windows", "windows decided", account.windows),
@@ -576,14 +577,10 @@ def _mismatch(account: ExplainerAccount, counted: dict | None) -> list[str]:
         ("from_template", "written by the template", account.by_template),
     )
     return [
-        f"{words}: session.json counts {counted[key]}, the logs hold {held}"
+        f"{words}: session.json counts {stated[key]}, the logs hold {held}"
         for key, words, held in pairs
-        if _number(counted.get(key)) and int(counted[key]) != held
+        if _number(stated.get(key)) and int(stated[key]) != held
     ]
-
-
-def _plural(n: int, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def _explainer_summary(account: ExplainerAccount) -> str:
@@ -591,7 +588,7 @@ def _explainer_summary(account: ExplainerAccount) -> str:
         text = "The explainer was off in this session (it was not asked for), so nothing was explained."
         if account.windows:
             text += (
-                f" The gate still looked at {_plural(account.windows, 'window')} and marked {account.asked} "
+                f" The gate still looked at {counted(account.windows, 'window')} and marked {account.asked} "
                 "it would have sent."
             )
         return f'<p class="facts" data-explainer="off">{text}</p>'
@@ -618,8 +615,8 @@ def _explainer_summary(account: ExplainerAccount) -> str:
         lines.append(f"The explainer{name} was on.")
     if account.windows:
         lines.append(
-            f"The gate looked at {_plural(account.windows, 'window')} and asked for "
-            f"{_plural(account.asked, 'explanation')} ({account.asked / account.windows:.0%}); the rest were steady "
+            f"The gate looked at {counted(account.windows, 'window')} and asked for "
+            f"{counted(account.asked, 'explanation')} ({account.asked / account.windows:.0%}); the rest were steady "
             "or already explained."
         )
     else:
@@ -632,12 +629,12 @@ def _explainer_summary(account: ExplainerAccount) -> str:
         if account.unanswered == 0 and account.earlier == 0:
             lines.append(f"All {account.written} were written: {written}.")
         else:
-            lines.append(f"{_plural(account.written, 'explanation was', 'explanations were')} written: {written}.")
+            lines.append(f"{counted(account.written, 'explanation was', 'explanations were')} written: {written}.")
     elif account.asked:
         lines.append("None was written.")
     if account.earlier:
         lines.append(
-            f"{_plural(account.earlier, 'of them answers a window', 'of them answer windows')} asked for before "
+            f"{counted(account.earlier, 'of them answers a window', 'of them answer windows')} asked for before "
             "this recording began (the request is not in this folder's events)."
         )
     if account.unanswered:
