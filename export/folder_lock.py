@@ -32,7 +32,7 @@ class FolderLock:
     @classmethod
     def acquire(cls, folder: Path, doing: str = "writing") -> FolderLock:
         if folder.exists() and not folder.is_dir():
-            raise EmolensError(f"{folder} is a file, not a folder; give a folder for the session")
+            raise EmolensError(f"{folder} is a file, not a folder; give a folder (it is made if missing)")
         path = folder / LOCK_NAME
         while True:
             try:

@@ -113,8 +113,27 @@ def test_a_batch_completes_the_good_inputs_lists_the_bad_and_a_rerun_skips_what_
     r = run_emolens("batch", str(inputs), "--out", str(out), "--workers", "1", "--quiet")
     redo = {Path(s["input"]).name: s for s in json.loads((out / "batch.json").read_text())["sessions"]}
     assert redo["portrait_zoom.mp4"]["status"] == "complete" and not redo["portrait_zoom.mp4"].get("skipped")
-    assert redo["group_pan.mp4"].get("skipped")
+    assert "holds None rows" in redo["portrait_zoom.mp4"]["redone_because"]
+    assert (
+        redo["group_pan.mp4"].get("skipped") and redo["group_pan.mp4"]["seconds"] == by_name["group_pan.mp4"]["seconds"]
+    )  # fmt: skip - a skipped input keeps what its run measured
     assert len(_tables(out)[0]) == expected
+
+    # an input replaced by another file under the same name is not its old session: done again
+    shutil.copy(PORTRAIT_CLIP, inputs / "talking_neutral.mp4")
+    r = run_emolens("batch", str(inputs), "--out", str(out), "--workers", "1", "--quiet")
+    redo = {Path(s["input"]).name: s for s in json.loads((out / "batch.json").read_text())["sessions"]}
+    assert not redo["talking_neutral.mp4"].get("skipped") and "changed" in redo["talking_neutral.mp4"]["redone_because"]
+    assert redo["talking_neutral.mp4"]["rows"] == by_name["portrait_zoom.mp4"]["rows"]
+
+    # a run over fewer inputs: the dataset is theirs alone, and the line says which sessions left it
+    r = run_emolens("batch", str(inputs / "group_pan.mp4"), "--out", str(out), "--quiet")
+    info = json.loads((out / "batch.json").read_text())
+    assert r.returncode == 0 and info["removed_parts"] == sorted(
+        s["session_id"] for n, s in by_name.items() if n != "group_pan.mp4" and s["status"] == "complete"
+    )
+    assert "took 2 sessions out of the dataset" in r.stderr and "1 input on 1 worker" in r.stderr
+    assert len(_tables(out)[0]) == info["dataset"]["rows"] == by_name["group_pan.mp4"]["rows"]
 
 
 def test_a_batch_killed_outright_is_finished_by_the_next_run_with_a_clean_runs_rows(tmp_path):
@@ -151,6 +170,40 @@ def test_a_batch_killed_outright_is_finished_by_the_next_run_with_a_clean_runs_r
     people = [{s["session_id"]: s["people"] for s in json.loads((root / "batch.json").read_text())["sessions"]}
               for root in (clean, killed)]  # fmt: skip
     assert people[0] == people[1] and set(people[0].values()) == {6}
+
+
+def test_a_batch_stopped_as_an_input_ends_says_of_each_input_what_its_folder_holds(tmp_path):
+    """SIGTERM just as one input completes, while the next may already be in a worker's hands: every input the
+    batch calls complete has its session and its part, none it calls stopped or not done is complete on disk,
+    and the batch ends at once (it does not analyse the next file, nor wait on a worker that took one)."""
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    for clip in (PORTRAIT_CLIP, TALKING_CLIP, GROUP_CLIP, PORTRAIT_CLIP):
+        shutil.copy(clip, inputs / f"{len(list(inputs.iterdir()))}-{clip.name}")
+    proc = subprocess.Popen(
+        [str(EMOLENS), "batch", str(inputs), "--out", str(out), "--workers", "1", "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not any(
+        '"complete"' in p.read_text() for p in (out / "sessions").glob("*/session.json")
+    ):
+        time.sleep(0.005)
+    signalled = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    ended = time.monotonic() - signalled
+    info = json.loads((out / "batch.json").read_text())
+    print(f"\nstopped {ended:.1f} s after the signal: {info['counts']}")
+    assert proc.returncode == 128 + signal.SIGTERM and info["status"] == "stopped" and ended < 8, stderr
+    for s in info["sessions"]:
+        folder = Path(s["folder"])
+        on_disk = (folder / "session.json").exists() and json.loads((folder / "session.json").read_text())["status"]
+        part = (out / "dataset" / f"session={s['session_id']}" / "part-0.parquet").exists()
+        assert (s["status"] == "complete") == (on_disk == "complete") == part, (s, on_disk, part)
+    assert info["counts"].get("complete", 0) >= 1 and "leaked" not in stderr
 
 
 @pytest.mark.parametrize("spec", ["glob", "list"])

@@ -37,9 +37,9 @@ def _videos_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
 
 
-def _list_file(path: Path) -> list[Path]:
-    """One path per line; blank lines and lines starting with # are skipped; relative paths are read from the
-    list's own folder."""
+def _list_file(path: Path) -> list[str]:
+    """One input per line (a video, a folder or a glob, as on the command line); blank lines and lines starting
+    with # are skipped; relative paths are read from the list's own folder."""
     try:
         lines = path.read_text().splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -49,35 +49,42 @@ def _list_file(path: Path) -> list[Path]:
         line = line.strip()
         if line and not line.startswith("#"):
             p = Path(line).expanduser()
-            out.append(p if p.is_absolute() else path.parent / p)
+            out.append(str(p if p.is_absolute() else path.parent / p))
+    if not out:
+        raise EmolensError(f"the list file {path} names no input (one video, folder or glob a line)")
     return out
 
 
-def expand_inputs(specs: list[str]) -> list[BatchInput]:
+def _paths(spec: str, in_list: bool = False) -> list[Path]:
+    p = Path(spec).expanduser()
+    if p.is_dir():
+        found = _videos_in(p)
+        if not found:
+            raise EmolensError(f"no videos ({', '.join(sorted(VIDEO_SUFFIXES))}) in the folder {p}")
+        return found
+    if p.suffix.lower() in (".txt", ".list") and p.is_file() and not in_list:
+        return [path for line in _list_file(p) for path in _paths(line, in_list=True)]
+    if any(ch in spec for ch in "*?[") and not p.exists():
+        matches = sorted(Path(m) for m in glob.glob(str(p), recursive=True) if Path(m).is_file())
+        if not matches:
+            raise EmolensError(f"nothing matches {spec}")
+        return matches
+    return [p]
+
+
+def expand_inputs(specs: list[str], repeated: list[Path] | None = None) -> list[BatchInput]:
     """Folders give their videos (searched recursively, by extension); a glob gives its matches; a .txt or .list
-    file gives its lines; anything else is taken as a video, even when it is not there or not readable, so that
-    the batch lists it as failed with its reason. Each input once, in the order given."""
-    paths: list[Path] = []
-    for spec in specs:
-        p = Path(spec).expanduser()
-        if p.is_dir():
-            found = _videos_in(p)
-            if not found:
-                raise EmolensError(f"no videos ({', '.join(sorted(VIDEO_SUFFIXES))}) in the folder {p}")
-            paths += found
-        elif p.suffix.lower() in (".txt", ".list") and p.is_file():
-            paths += _list_file(p)
-        elif any(ch in spec for ch in "*?[") and not p.exists():
-            matches = sorted(Path(m) for m in glob.glob(str(p), recursive=True) if Path(m).is_file())
-            if not matches:
-                raise EmolensError(f"nothing matches {spec}")
-            paths += matches
-        else:
-            paths.append(p)
+    file gives its lines, each read as such a spec; anything else is taken as a video, even when it is not there
+    or not readable, so that the batch lists it as failed with its reason. Each input once, in the order given
+    (those named again, through another spec or a link, are added to `repeated`)."""
     seen: dict[Path, BatchInput] = {}
-    for p in paths:
+    for p in (path for spec in specs for path in _paths(spec)):
         resolved = p.resolve()
-        seen.setdefault(resolved, BatchInput(resolved, session_id(resolved)))
+        if resolved in seen:
+            if repeated is not None:
+                repeated.append(p)
+            continue
+        seen[resolved] = BatchInput(resolved, session_id(resolved))
     if not seen:
         raise EmolensError("no inputs: give video files, folders, globs or a list file")
     return list(seen.values())

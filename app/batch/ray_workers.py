@@ -74,15 +74,24 @@ class BatchActor:
         return index, {**analyse_one(path, folder, log, self.options, self.fast_path), "node": self.node}
 
 
-def analyse_on_ray(address: str, tasks: list[tuple[int, Path, Path, Path]], options: PipelineOptions, workers: int,
-                   on_result) -> None:  # fmt: skip
-    """Runs `tasks` (index, input, session folder, log) on `workers` actors of the cluster at `address`, one
-    input per actor at a time, calling `on_result(index, result)` on this thread as each ends."""
+def connect(address: str):
+    """Ray, joined to the cluster at `address` (`analyse_on_ray` leaves it)."""
     ray = import_ray()
     try:
         ray.init(address=address, logging_level="ERROR", log_to_driver=False, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise EmolensError(f"cannot reach the Ray cluster at {address!r}: {exc}") from exc
+        where = "no Ray cluster runs on this machine" if address == "auto" else f"no Ray cluster answers at {address}"
+        raise EmolensError(
+            f"{where}: start one (ray start --head) or give --ray HEAD_ADDRESS:PORT ({exc.__class__.__name__})"
+        ) from exc
+    return ray
+
+
+def analyse_on_ray(ray, tasks: list[tuple[int, Path, Path, Path]], options: PipelineOptions, workers: int,
+                   on_result) -> None:  # fmt: skip
+    """Runs `tasks` (index, input, session folder, log) on `workers` actors of the cluster `ray` is connected to,
+    one input per actor at a time, calling `on_result(index, result)` on this thread as each ends; then leaves
+    the cluster."""
     try:
         expected = model_digests(options.fast.model_dir)
         remote = ray.remote(num_cpus=1, max_restarts=RETRIES, max_task_retries=RETRIES)(BatchActor)

@@ -33,12 +33,13 @@ from app.batch.worker import worker_main
 from engines import __version__
 from engines.errors import EmolensError
 from engines.pipeline import PipelineOptions
-from export.dataset import completed, drop_part, write_part
+from export.dataset import completed, drop_part, input_fingerprint, stale_parts, write_part
 from export.folder_lock import FolderLock
 from export.session_info import iso_now, package_versions
 
 SESSIONS = "sessions"
 LOGS = "logs"
+ROW_KEYS = ("input", "session_id", "folder", "status", "skipped", "redo", "redone_because")  # set anew each run
 READY_TIMEOUT_S = 300.0  # a worker's first model load (a cold disk, a first export)
 
 
@@ -59,6 +60,8 @@ class BatchRun:
     ray_address: str | None = None  # run the inputs on this Ray cluster ("auto": the one this machine is in)
     results: dict[int, dict] = field(default_factory=dict)
     worker_pids: list[int] = field(default_factory=list)  # the local workers started so far (a bench watches them)
+    removed_parts: list[str] = field(default_factory=list)  # dataset parts of sessions not among the inputs
+    _fingerprints: dict[int, dict | None] = field(default_factory=dict)  # each input's, taken as it was handed out
     _stopped_by: str | None = None
 
     def __post_init__(self) -> None:
@@ -71,27 +74,38 @@ class BatchRun:
 
     def run(self) -> dict:
         """Every input done or skipped; returns batch.json's content (also written, with index.html)."""
-        self.root.mkdir(parents=True, exist_ok=True)
         lock = FolderLock.acquire(self.root, "running a batch")
         try:
             started, t0 = iso_now(), time.monotonic()
+            earlier = self._earlier_rows()
+            self.removed_parts = stale_parts(self.root, {item.session_id for item in self.inputs})
+            for session in self.removed_parts:  # the dataset is this run's inputs: no row batch.json does not count
+                drop_part(self.root, session)
             todo = []
             for i, item in enumerate(self.inputs):
-                done, why = completed(self.root, item.session_id, self.folder(item))
+                done, why = completed(self.root, item.session_id, self.folder(item), item.path)
                 if done:
-                    self.results[i] = {**self._earlier(i), "status": "complete", "skipped": True}
+                    kept = {k: v for k, v in earlier.get(item.session_id, {}).items() if k not in ROW_KEYS}
+                    self.results[i] = {**kept, **self._counted(i), "status": "complete", "skipped": True}
                 else:
                     todo.append(i)
                     self.results[i] = {"status": "pending", "redo": why if self.folder(item).exists() else None}
             stop = None
             if todo:
                 stop = self._analyse_on_ray(todo) if self.ray_address else self._analyse(todo)
-            info = self._write(started, time.monotonic() - t0, stop)
+            info = self._write(started, time.monotonic() - t0, stop, used=min(self.workers, len(todo)))
         finally:
             lock.release()
         return info
 
-    def _earlier(self, i: int) -> dict:
+    def _earlier_rows(self) -> dict[str, dict]:
+        """The last run's batch.json rows by session id: a skipped input keeps what its run measured."""
+        try:
+            return {s["session_id"]: s for s in json.loads((self.root / "batch.json").read_text())["sessions"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            return {}
+
+    def _counted(self, i: int) -> dict:
         """A skipped input's counts, as its session.json gives them."""
         try:
             info = json.loads((self.folder(self.inputs[i]) / "session.json").read_text())
@@ -113,7 +127,7 @@ class BatchRun:
 
         def start_worker() -> None:
             nonlocal next_id
-            # not a daemon: a worker starts the face describer's process (it ends with its parent's death anyway)
+            # not a daemon: with --explain a worker starts the explainer's process (it ends with its parent's death)
             p = ctx.Process(target=worker_main, args=(next_id, self.options, tasks, results), name=f"batch-{next_id}")
             p.start()
             self.worker_pids.append(p.pid)
@@ -132,16 +146,18 @@ class BatchRun:
         left, began, idle_since = set(todo), time.monotonic(), None
         stopping_since: float | None = None
         try:
-            while left:
+            while left or stopping_since is not None:
                 if stop and stopping_since is None:
                     stopping_since = time.monotonic()
                     self._stop(stop[0], tasks, workers, left)
                 if stopping_since is not None and (
-                    all(w.index is None for w in workers.values()) or time.monotonic() - stopping_since > 30
+                    not any(w.process.is_alive() for w in workers.values())
+                    and results.empty()
+                    or time.monotonic() - stopping_since > 30
                 ):
-                    break
+                    break  # every worker has ended and said how its input ended (or would not, in 30 s)
                 try:
-                    message = results.get(timeout=0.5)
+                    message = results.get(timeout=0.1 if stopping_since is not None else 0.5)
                 except queue.Empty:
                     self._reap(workers, left, bar, start_worker if stopping_since is None else None)
                     if not workers and left and stopping_since is None:
@@ -187,17 +203,19 @@ class BatchRun:
         for i in todo:
             item = self.inputs[i]
             drop_part(self.root, item.session_id)
+            self._fingerprints[i] = input_fingerprint(item.path)
             out.append((i, item.path, self.folder(item), self.root / LOGS / f"{item.session_id}.log"))
         return out
 
     def _analyse_on_ray(self, todo: list[int]) -> int | None:
-        from app.batch.ray_workers import analyse_on_ray
+        from app.batch.ray_workers import analyse_on_ray, connect
 
+        ray = connect(self.ray_address)
         bar = tqdm(total=len(todo), unit="input", desc="batch (Ray)", disable=not self.show_progress, file=sys.stderr)
         left = set(todo)
         try:
             analyse_on_ray(
-                self.ray_address,
+                ray,
                 self._tasks(todo),
                 self.options,
                 self.workers,
@@ -216,9 +234,13 @@ class BatchRun:
         item = self.inputs[index]
         if result["status"] == "stopped" and self._stopped_by:  # its worker was stopped by us, not by the user
             result = {**result, "reason": f"the batch was stopped by {self._stopped_by}; the next run does it again"}
+        if redo := self.results.get(index, {}).get("redo"):
+            result = {**result, "redone_because": redo}
         if result["status"] == "complete":
             try:
-                result["dataset_rows"] = write_part(self.root, item.session_id, item.source, self.folder(item))
+                result["dataset_rows"] = write_part(
+                    self.root, item.session_id, item.source, self.folder(item), self._fingerprints.get(index)
+                )
             except (OSError, EmolensError) as exc:
                 result = {**result, "status": "failed", "reason": f"its dataset part could not be written: {exc}"}
         self.results[index] = result
@@ -245,20 +267,21 @@ class BatchRun:
                 start_worker()
 
     def _stop(self, signum: int, tasks, workers: dict[int, _Worker], left: set[int]) -> None:
-        """A signal to the batch: no input is started any more, and the workers close the sessions in flight as
-        stopped (the next run does them again)."""
+        """A signal to the batch: no input is started any more, and every worker is told to stop: one analysing
+        closes its session as stopped (the next run does it again), one that took an input it has not said it
+        started gives it back as stopped, an idle one ends."""
         self._stopped_by = signal.Signals(signum).name
         with contextlib.suppress(queue.Empty):
             while True:
                 tasks.get_nowait()
-        running = {w.index for w in workers.values()}
-        for i in list(left):
+        for _ in workers:
+            tasks.put(None)
+        for i in left:
             self.results[i] = {"status": "not done", "reason": "the batch was stopped"}
-            if i not in running:
-                left.discard(i)
         for w in workers.values():
-            if w.process.is_alive() and w.index is not None:
-                os.kill(w.process.pid, signal.SIGTERM)
+            if w.process.is_alive():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(w.process.pid, signal.SIGTERM)
 
     def _fail_all(self, left: set[int], why: str) -> None:
         for i in list(left):
@@ -266,7 +289,7 @@ class BatchRun:
         left.clear()
 
     # --- what the batch writes -------------------------------------------------------------------
-    def _write(self, started: str, seconds: float, stop: int | None) -> dict:
+    def _write(self, started: str, seconds: float, stop: int | None, used: int) -> dict:
         from engines.model_assets import FAST_PATH_MODELS, load_asset
         from export.batch_index import write_index
 
@@ -292,11 +315,12 @@ class BatchRun:
             "ended": iso_now(),
             "seconds": round(seconds, 1),
             "status": "stopped" if stop else "complete" if counts.get("complete", 0) == len(rows) else "some failed",
-            "workers": self.workers,
+            "workers": used,  # started for this run (none when every input was done by an earlier one)
             "ray": self.ray_address,
             "inputs": len(rows),
             "counts": counts,
             "skipped": sum(bool(r.get("skipped")) for r in rows),
+            "removed_parts": self.removed_parts,
             "dataset": {
                 "path": str(self.root / "dataset"),
                 "rows": sum(r.get("rows") or 0 for r in rows if r["status"] == "complete"),

@@ -13,6 +13,7 @@ result; the worker goes on with the next.
 from __future__ import annotations
 
 import contextlib
+import json
 import resource
 import signal
 import time
@@ -28,6 +29,14 @@ def _result(status: str, started: float, **fields) -> dict:
     return {"status": status, "seconds": round(time.monotonic() - started, 2), "peak_rss_mb": round(peak, 1), **fields}
 
 
+def _frames_read(folder: Path) -> int | None:
+    """The frames a session read, as its session.json counts them."""
+    try:
+        return json.loads((folder / "session.json").read_text())["counts"]["frames_processed"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def analyse_one(path: Path, folder: Path, log: Path, options: PipelineOptions, fast_path) -> dict:
     """One input into its session folder: {"status": complete | failed | stopped, "reason", counts}."""
     from app.analyze import NoFaceFound, analyze
@@ -35,6 +44,9 @@ def analyse_one(path: Path, folder: Path, log: Path, options: PipelineOptions, f
     from engines.errors import EmolensError
 
     started = time.monotonic()
+    if not path.is_file():  # said here: analyze's own line would offer a camera index
+        why = f"no such file: {path}" if not path.exists() else f"not a video file: {path}"
+        return _result("failed", started, reason=why)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out, contextlib.redirect_stderr(out):
         try:
@@ -42,7 +54,7 @@ def analyse_one(path: Path, folder: Path, log: Path, options: PipelineOptions, f
                 str(path), folder, options, show_progress=False, replace_session=True, fast_path=fast_path
             )
         except NoFaceFound as exc:  # the folder was closed as complete, with no rows
-            return _result("complete", started, reason=str(exc), frames=None, rows=0, people=0)
+            return _result("complete", started, reason=str(exc), frames=_frames_read(folder), rows=0, people=0)
         except StopRequested as exc:
             return _result("stopped", started, reason=f"stopped by {exc.signal_name} before anything was written")
         except EmolensError as exc:
@@ -79,6 +91,8 @@ def worker_main(worker: int, options: PipelineOptions, tasks: Queue, results: Qu
 
     exit_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides, and says
+    stopped: list[int] = []  # SIGTERM from the parent outside an analysis (which has its own): start no input
+    signal.signal(signal.SIGTERM, lambda signum, _frame: stopped.append(signum))
     try:
         fast_path = warm_worker(options)
     except EmolensError as exc:
@@ -92,6 +106,10 @@ def worker_main(worker: int, options: PipelineOptions, tasks: Queue, results: Qu
         while (task := tasks.get()) is not None:
             index, path, folder, log = task
             results.put(("start", worker, index))
-            results.put(("done", worker, index, analyse_one(path, folder, log, options, fast_path)))
+            if stopped:
+                result = _result("stopped", time.monotonic(), reason="stopped by SIGTERM before it started")
+            else:
+                result = analyse_one(path, folder, log, options, fast_path)
+            results.put(("done", worker, index, result))
     finally:
         fast_path[0].close()

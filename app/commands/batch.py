@@ -17,6 +17,7 @@ def run(args: argparse.Namespace) -> int:
     from app.batch.runner import BatchRun
     from engines.errors import EmolensError
     from engines.pipeline import AudioOptions, PipelineOptions
+    from export.counted_words import counted
 
     if args.workers is None:
         cores = os.cpu_count() or 1
@@ -28,13 +29,25 @@ def run(args: argparse.Namespace) -> int:
         explain=explain_options(args) if args.explain else None,
         audio=AudioOptions.from_file(args.fusion, enabled=True) if args.audio else None,
     )
-    inputs = expand_inputs(args.inputs)
-    print(f"{len(inputs)} inputs, {args.workers} worker(s) -> {args.out}", file=sys.stderr)
-    info = BatchRun(args.out, inputs, options, args.workers, not args.quiet, ray_address=args.ray).run()
-    counts = info["counts"]
+    repeated: list[Path] = []
+    inputs = expand_inputs(args.inputs, repeated)
+    if repeated:
+        print(f"emolens: {counted(len(repeated), 'input')} named more than once, analysed once", file=sys.stderr)
+    workers = counted(min(args.workers, len(inputs)), "worker")
+    print(f"{counted(len(inputs), 'input')} on {workers}{' on Ray' if args.ray else ''} -> {args.out}", file=sys.stderr)
+    run = BatchRun(args.out, inputs, options, args.workers, not args.quiet, ray_address=args.ray)
+    info = run.run()
+    if run.removed_parts:
+        print(
+            f"emolens: took {counted(len(run.removed_parts), 'session')} out of the dataset, not among these inputs "
+            f"({', '.join(run.removed_parts)}); their folders stay in {args.out / 'sessions'}",
+            file=sys.stderr,
+        )
+    counts, rows = info["counts"], info["dataset"]["rows"]
     print(
         f"{counts.get('complete', 0)} of {info['inputs']} complete ({info['skipped']} done by an earlier run), "
-        f"{counts.get('failed', 0)} failed; {info['dataset']['rows']} rows in {info['dataset']['path']}"
+        f"{counts.get('failed', 0)} failed; "
+        + (f"{counted(rows, 'row')} in {info['dataset']['path']}" if rows else "no rows, so no dataset")
     )
     for s in info["sessions"]:
         if s["status"] not in ("complete",):
@@ -56,8 +69,10 @@ def register(sub) -> argparse.ArgumentParser:
         "into DIR/sessions/<id>/ (one session folder each), and gather every session's frames into one "
         "partitioned Parquet dataset, DIR/dataset/, that pandas, polars and DuckDB read as one table; "
         "DIR/batch.json and DIR/index.html summarise. Running the same command again skips the sessions that "
-        "completed (checked against their rows) and does the others again. Exit status: 0 all complete, 1 some "
-        "failed (listed with their reasons), 2 a usage error.",
+        "completed (checked against their rows and their input's size and time) and does the others again; the "
+        "dataset holds the sessions of the inputs given, no others. Exit status: 0 all complete, 1 some failed "
+        "(listed with their reasons), 2 a usage error, 130 or 143 stopped by Ctrl-C or SIGTERM (run the same "
+        "command again to finish).",
     )
     p.add_argument(
         "inputs",
