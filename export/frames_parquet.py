@@ -117,7 +117,7 @@ def _with_persons(table, persons: dict[int, int]):
     return table.set_column(index, table.schema.field(index), array)
 
 
-ROW_GROUP_ROWS = 65_536  # rows per Parquet row group: large enough for readers, small enough to hold
+ROW_GROUP_ROWS = 16_384  # rows per Parquet row group: large enough for readers, small enough to hold
 
 
 def write_tables_whole(tables: Iterable, schema, path: Path) -> int:
