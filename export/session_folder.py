@@ -18,6 +18,8 @@ SESSION_FILES = (
     "explain-events.jsonl",
     ".reserve",
 )
+# what a session killed mid-write leaves besides them: its files' temporary twins, renamed over them when whole
+SESSION_TEMPS = ("session.json.tmp", ".frames.parquet.tmp", "report.html.tmp", "report.pdf.tmp")
 
 
 def claim_session_folder(folder: Path, replace: bool) -> FolderLock:
@@ -38,10 +40,12 @@ def _make_room(folder: Path, replace: bool) -> None:
         return
     if not replace:
         raise EmolensError(f"{folder} already holds a session; give a new folder with --out, or add --replace")
-    others = [p.name for p in present if p.name not in SESSION_FILES and p.name != "keyframes"]
-    if others or not (folder / "session.json").exists():
+    ours = (*SESSION_FILES, *SESSION_TEMPS)
+    others = [p.name for p in present if p.name not in ours and p.name != "keyframes"]
+    began = (folder / "session.json").exists() or (folder / ".reserve").exists()  # killed as it began: no json yet
+    if others or not began:
         named = ", ".join(sorted(others)[:3]) or "no session.json"
         raise EmolensError(f"{folder} holds files emolens did not write ({named}); not replacing")
-    for name in SESSION_FILES:
+    for name in ours:
         (folder / name).unlink(missing_ok=True)
     shutil.rmtree(folder / "keyframes", ignore_errors=True)
