@@ -64,6 +64,8 @@ def analyze(
             )
             signals.check()
             given = {"spec": spec, "description": source.description, "fps": source.fps, "live": source.live}
+            if not source.live and source.frame_count:  # what the file says it holds, to tell a damaged one
+                given["frames_declared"] = source.frame_count
             described = pipeline.describe(given, source.description)
             recorder = SessionRecorder(out_dir, key_frames=key_frames, lock=lock, **described.record())
         except BaseException as exc:  # nothing recorded yet: the folder goes as it came

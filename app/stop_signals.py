@@ -34,13 +34,20 @@ class StopSignals:
         self.finishing = "the session"
         self._raising = False
         self._previous: dict = {}
+        self._mask: set | None = None
 
     def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():  # signals reach the main thread only
             self._previous = {s: signal.signal(s, self._on_signal) for s in SIGNALS}
+            # a caller that held them blocked (a batch worker between inputs) has them delivered here and now
+            self._mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
         return self
 
     def __exit__(self, *exc) -> None:
+        if self._mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
+            if self.signum is not None and self.signum in self._mask:  # held blocked by the caller: pending again,
+                signal.raise_signal(self.signum)  # so it knows (a stop that came as a session closed, say)
         for s, old in self._previous.items():
             signal.signal(s, old)
 

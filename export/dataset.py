@@ -24,6 +24,7 @@ from export.frames_parquet import ROW_GROUP_ROWS, _pyarrow, write_tables_whole
 DATASET = "dataset"
 PART = "part-0.parquet"
 SOURCE_KEY = b"emolens_input"  # a part's metadata: the input's size and modification time when it was analysed
+SETTINGS_KEY = b"emolens_settings"  # and a digest of the settings and models it was analysed with
 
 
 def part_path(root: Path, session_id: str) -> Path:
@@ -39,13 +40,16 @@ def input_fingerprint(path: Path) -> dict | None:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def write_part(root: Path, session_id: str, source: str, session_folder: Path, fingerprint: dict | None) -> int:
+def write_part(root: Path, session_id: str, source: str, session_folder: Path, fingerprint: dict | None,
+               settings: str) -> int:  # fmt: skip
     """The session's frames as its partition of the dataset, a row group at a time, with the fingerprint of the
-    input it was made of (taken before its analysis) in the file's metadata; returns its row count."""
+    input it was made of (taken before its analysis) and the digest of its settings in the file's metadata;
+    returns its row count."""
     pa = _pyarrow()
     frames = pa.parquet.ParquetFile(session_folder / "frames.parquet")
     schema = frames.schema_arrow.append(pa.field("session_id", pa.string())).append(pa.field("source", pa.string()))
-    schema = schema.with_metadata({**(schema.metadata or {}), SOURCE_KEY: json.dumps(fingerprint)})
+    stamp = {SOURCE_KEY: json.dumps(fingerprint), SETTINGS_KEY: settings}
+    schema = schema.with_metadata({**(schema.metadata or {}), **stamp})
 
     def tables():
         for batch in frames.iter_batches(batch_size=ROW_GROUP_ROWS):
@@ -58,26 +62,39 @@ def write_part(root: Path, session_id: str, source: str, session_folder: Path, f
     return write_tables_whole(tables(), schema, path)
 
 
-def _part_fingerprint(path: Path) -> dict | None:
+def _part_stamp(path: Path) -> tuple[dict | None, str | None]:
+    """The input fingerprint and the settings digest a part was written with."""
     pa = _pyarrow()
     try:
-        return json.loads((pa.parquet.read_schema(path).metadata or {}).get(SOURCE_KEY, b"null"))
+        metadata = pa.parquet.read_schema(path).metadata or {}
+        settings = metadata.get(SETTINGS_KEY)
+        return json.loads(metadata.get(SOURCE_KEY, b"null")), settings.decode() if settings else None
     except (OSError, ValueError, pa.ArrowException):
-        return None
+        return None, None
 
 
-def stale_parts(root: Path, session_ids: set[str]) -> list[str]:
-    """Sessions with a part in the dataset that are not among `session_ids` (an input left out of this run, moved
-    or renamed): left there, the dataset would hold rows batch.json does not count, or a recording twice."""
+def stale_entries(root: Path, session_ids: set[str]) -> list[str]:
+    """What the dataset folder holds besides the partitions of `session_ids`: a part of an input left out of this
+    run (moved or renamed), or anything else put there. Left there, readers would get rows batch.json does not
+    count, a recording twice, or an error."""
     folder = root / DATASET
     if not folder.is_dir():
         return []
-    found = (p.name.removeprefix("session=") for p in folder.iterdir() if p.name.startswith("session="))
-    return sorted(s for s in found if s not in session_ids)
+    own = {f"session={s}" for s in session_ids}
+    return sorted(p.name for p in folder.iterdir() if not (p.name in own and p.is_dir() and not p.is_symlink()))
+
+
+def remove_entry(root: Path, name: str) -> None:
+    """One entry of the dataset folder out, be it a folder, a file or a link."""
+    path = root / DATASET / name
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def drop_part(root: Path, session_id: str) -> None:
-    shutil.rmtree(part_path(root, session_id).parent, ignore_errors=True)
+    remove_entry(root, part_path(root, session_id).parent.name)
 
 
 def parquet_rows(path: Path) -> int | None:
@@ -98,7 +115,7 @@ def session_rows(session_folder: Path) -> tuple[str | None, int | None]:
         return None, None
 
 
-def completed(root: Path, session_id: str, session_folder: Path, source: Path) -> tuple[bool, str]:
+def completed(root: Path, session_id: str, session_folder: Path, source: Path, settings: str) -> tuple[bool, str]:
     """Whether a session is done, checked: (True, "") or (False, why it is to be done again)."""
     status, rows = session_rows(session_folder)
     if status is None:
@@ -106,11 +123,24 @@ def completed(root: Path, session_id: str, session_folder: Path, source: Path) -
     if status != "complete":
         return False, f"its session.json says {status!r}"
     on_disk = parquet_rows(session_folder / "frames.parquet")
+    if on_disk is None:
+        return False, "its frames.parquet is missing or unreadable"
     if on_disk != rows:
         return False, f"session.json counts {rows} rows, frames.parquet holds {on_disk}"
-    in_part = parquet_rows(part_path(root, session_id))
+    part = part_path(root, session_id)
+    in_part = parquet_rows(part)
+    if in_part is None:
+        return False, "its part of the dataset is missing or unreadable"
     if in_part != rows:
         return False, f"its part of the dataset holds {in_part} rows of {rows}"
-    if _part_fingerprint(part_path(root, session_id)) != input_fingerprint(source):
+    if [p.name for p in part.parent.iterdir()] != [PART]:
+        return False, "its partition of the dataset holds files emolens did not write"
+    fingerprint, digest = _part_stamp(part)
+    now = input_fingerprint(source)
+    if now is None:
+        return False, f"{source} is gone"
+    if fingerprint != now:
         return False, f"{source} changed (its size or modification time) since it was analysed"
+    if digest != settings:
+        return False, "it was analysed with other settings or models"
     return True, ""

@@ -113,7 +113,7 @@ def test_a_batch_completes_the_good_inputs_lists_the_bad_and_a_rerun_skips_what_
     r = run_emolens("batch", str(inputs), "--out", str(out), "--workers", "1", "--quiet")
     redo = {Path(s["input"]).name: s for s in json.loads((out / "batch.json").read_text())["sessions"]}
     assert redo["portrait_zoom.mp4"]["status"] == "complete" and not redo["portrait_zoom.mp4"].get("skipped")
-    assert "holds None rows" in redo["portrait_zoom.mp4"]["redone_because"]
+    assert "part of the dataset is missing or unreadable" in redo["portrait_zoom.mp4"]["redone_because"]
     assert (
         redo["group_pan.mp4"].get("skipped") and redo["group_pan.mp4"]["seconds"] == by_name["group_pan.mp4"]["seconds"]
     )  # fmt: skip - a skipped input keeps what its run measured
@@ -132,8 +132,39 @@ def test_a_batch_completes_the_good_inputs_lists_the_bad_and_a_rerun_skips_what_
     assert r.returncode == 0 and info["removed_parts"] == sorted(
         s["session_id"] for n, s in by_name.items() if n != "group_pan.mp4" and s["status"] == "complete"
     )
-    assert "took 2 sessions out of the dataset" in r.stderr and "1 input on 1 worker" in r.stderr
+    assert "took 2 sessions out of the dataset" in r.stderr and "1 input: 1 done by an earlier run, 0 to" in r.stderr
     assert len(_tables(out)[0]) == info["dataset"]["rows"] == by_name["group_pan.mp4"]["rows"]
+    group = [str(inputs / "group_pan.mp4"), "--out", str(out), "--quiet"]
+
+    # the same input with other settings is not the session it was: done again, not mixed into one dataset unsaid
+    r = run_emolens("batch", *group, "--detect-every", "2")
+    info = json.loads((out / "batch.json").read_text())
+    assert r.returncode == 0 and "other settings" in info["sessions"][0]["redone_because"], r.stderr
+    assert len(_tables(out)[0]) == info["dataset"]["rows"] == info["sessions"][0]["rows"]
+
+    # what else is put in the dataset folder is taken out (readers would count it); a partition holding a file
+    # emolens did not write is written anew
+    part = next((out / "dataset").glob("session=group_pan-*/part-0.parquet"))
+    (out / "dataset" / "other").mkdir()
+    shutil.copy(part, out / "dataset" / "other" / "part-0.parquet")
+    (part.parent / "notes.txt").write_text("a reader trips on this")
+    r = run_emolens("batch", *group, "--detect-every", "2")
+    info = json.loads((out / "batch.json").read_text())
+    assert r.returncode == 0 and info["removed_other"] == ["other"] and "1 other entry" in r.stderr, r.stderr
+    assert "files emolens did not write" in info["sessions"][0]["redone_because"]
+    assert len(_tables(out)[0]) == info["dataset"]["rows"] == info["sessions"][0]["rows"]
+
+    # a session killed as it began (its space reserved, no session.json yet) or mid-write is done again, not
+    # refused as a folder of someone else's files
+    folder = Path(info["sessions"][0]["folder"])
+    for f in folder.iterdir():
+        f.unlink()
+    (folder / ".reserve").write_bytes(b"\0" * 1024)
+    (folder / ".frames.parquet.tmp").write_bytes(b"PAR1")
+    r = run_emolens("batch", *group, "--detect-every", "2")
+    info = json.loads((out / "batch.json").read_text())
+    assert r.returncode == 0 and info["sessions"][0]["status"] == "complete", r.stderr
+    assert sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp") or p.name == ".reserve") == []
 
 
 def test_a_batch_killed_outright_is_finished_by_the_next_run_with_a_clean_runs_rows(tmp_path):
@@ -172,38 +203,66 @@ def test_a_batch_killed_outright_is_finished_by_the_next_run_with_a_clean_runs_r
     assert people[0] == people[1] and set(people[0].values()) == {6}
 
 
-def test_a_batch_stopped_as_an_input_ends_says_of_each_input_what_its_folder_holds(tmp_path):
-    """SIGTERM just as one input completes, while the next may already be in a worker's hands: every input the
+@pytest.mark.parametrize(
+    ("how", "workers"),
+    [("SIGTERM to the batch", "1"), ("Ctrl-C to the terminal's process group", "2")],
+)
+def test_a_batch_stopped_as_an_input_ends_says_of_each_input_what_its_folder_holds(tmp_path, how, workers):
+    """A stop just as one input completes, while the next may already be in a worker's hands: every input the
     batch calls complete has its session and its part, none it calls stopped or not done is complete on disk,
-    and the batch ends at once (it does not analyse the next file, nor wait on a worker that took one)."""
+    no input begun after the signal is completed, and the batch ends at once (it does not analyse the next
+    file, nor wait on a worker that took one). Ctrl-C reaches the workers too, between two inputs or as one
+    starts."""
     inputs, out = tmp_path / "in", tmp_path / "out"
     inputs.mkdir()
-    for clip in (PORTRAIT_CLIP, TALKING_CLIP, GROUP_CLIP, PORTRAIT_CLIP):
+    for clip in (PORTRAIT_CLIP, TALKING_CLIP, GROUP_CLIP, PORTRAIT_CLIP, TALKING_CLIP, GROUP_CLIP):
         shutil.copy(clip, inputs / f"{len(list(inputs.iterdir()))}-{clip.name}")
     proc = subprocess.Popen(
-        [str(EMOLENS), "batch", str(inputs), "--out", str(out), "--workers", "1", "--quiet"],
+        [str(EMOLENS), "batch", str(inputs), "--out", str(out), "--workers", workers, "--quiet"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and not any(
         '"complete"' in p.read_text() for p in (out / "sessions").glob("*/session.json")
     ):
         time.sleep(0.005)
+    begun = {p.name for p in (out / "sessions").iterdir()}
     signalled = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
+    if how.startswith("SIGTERM"):
+        proc.send_signal(signal.SIGTERM)
+        expected = 128 + signal.SIGTERM
+    else:
+        os.killpg(proc.pid, signal.SIGINT)
+        expected = 128 + signal.SIGINT
     _, stderr = proc.communicate(timeout=120)
     ended = time.monotonic() - signalled
     info = json.loads((out / "batch.json").read_text())
-    print(f"\nstopped {ended:.1f} s after the signal: {info['counts']}")
-    assert proc.returncode == 128 + signal.SIGTERM and info["status"] == "stopped" and ended < 8, stderr
+    print(f"\n{how}: stopped {ended:.1f} s after the signal: {info['counts']}")
+    assert proc.returncode == expected and info["status"] == "stopped" and ended < 8, stderr
+    complete_ones = [s["session_id"] for s in info["sessions"] if s["status"] == "complete"]
+    assert set(complete_ones) <= begun, (complete_ones, begun)
     for s in info["sessions"]:
         folder = Path(s["folder"])
         on_disk = (folder / "session.json").exists() and json.loads((folder / "session.json").read_text())["status"]
         part = (out / "dataset" / f"session={s['session_id']}" / "part-0.parquet").exists()
         assert (s["status"] == "complete") == (on_disk == "complete") == part, (s, on_disk, part)
     assert info["counts"].get("complete", 0) >= 1 and "leaked" not in stderr
+
+
+def test_workers_on_an_empty_model_folder_find_the_models_the_batch_built_once(tmp_path):
+    """Two workers that each built the models into one new folder tripped over each other's files: every input
+    failed. The batch builds them once, before its workers start."""
+    models = tmp_path / "models"
+    r = run_emolens(
+        "batch", str(PORTRAIT_CLIP), str(TALKING_CLIP), "--out", str(tmp_path / "out"), "--model-dir", str(models),
+        "--workers", "2", "--quiet",
+    )  # fmt: skip
+    info = json.loads((tmp_path / "out" / "batch.json").read_text())
+    assert r.returncode == 0 and info["counts"] == {"complete": 2} and info["workers"] == 2, r.stderr
+    assert all(m["sha256"] for m in info["models"].values())
 
 
 @pytest.mark.parametrize("spec", ["glob", "list"])
@@ -222,6 +281,15 @@ def test_inputs_come_from_a_glob_or_a_list_file(tmp_path, spec):
     assert [i.path.name for i in found] == ["one.mp4", "two.mkv"]
     assert len({i.session_id for i in found}) == 2 and all(i.session_id.startswith(("one-", "two-")) for i in found)
     assert expand_inputs([str(tmp_path / "a")])[0].session_id == found[0].session_id  # the same input, the same id
+
+    # one file by another name (a hard link, a link, a spelling) is one input, and said; a link to nowhere in a
+    # folder is an input that will fail with its reason, not passed over
+    os.link(tmp_path / "a" / "one.mp4", tmp_path / "a" / "three.mp4")
+    (tmp_path / "a" / "gone.mp4").symlink_to(tmp_path / "nowhere.mp4")
+    repeated: list[Path] = []
+    found = expand_inputs([str(tmp_path / "a"), str(tmp_path / "a" / ".." / "a" / "two.mkv")], repeated)
+    assert [i.path.name for i in found] == ["nowhere.mp4", "one.mp4", "two.mkv"]  # the link, resolved
+    assert sorted(p.name for p in repeated) == ["three.mp4", "two.mkv"]
 
 
 @contextlib.contextmanager

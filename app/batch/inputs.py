@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +34,19 @@ def session_id(path: Path) -> str:
     return f"{stem[:60]}-{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
 
 
-def _videos_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+def _videos_in(folder: Path, unreadable: list[str] | None) -> list[Path]:
+    """Its videos, searched down; a link to nowhere among them is kept (it fails as an input, with its reason),
+    and a subfolder that cannot be read is added to `unreadable` rather than passed over unsaid."""
+    found = []
+
+    def note(exc: OSError) -> None:
+        if unreadable is not None:
+            unreadable.append(f"{exc.filename} ({exc.strerror})")
+
+    for top, dirs, files in os.walk(folder, onerror=note):
+        dirs.sort()
+        found += [Path(top) / f for f in files if Path(f).suffix.lower() in VIDEO_SUFFIXES]
+    return sorted(found)
 
 
 def _list_file(path: Path) -> list[str]:
@@ -55,15 +67,15 @@ def _list_file(path: Path) -> list[str]:
     return out
 
 
-def _paths(spec: str, in_list: bool = False) -> list[Path]:
+def _paths(spec: str, unreadable: list[str] | None, in_list: bool = False) -> list[Path]:
     p = Path(spec).expanduser()
     if p.is_dir():
-        found = _videos_in(p)
+        found = _videos_in(p, unreadable)
         if not found:
             raise EmolensError(f"no videos ({', '.join(sorted(VIDEO_SUFFIXES))}) in the folder {p}")
         return found
     if p.suffix.lower() in (".txt", ".list") and p.is_file() and not in_list:
-        return [path for line in _list_file(p) for path in _paths(line, in_list=True)]
+        return [path for line in _list_file(p) for path in _paths(line, unreadable, in_list=True)]
     if any(ch in spec for ch in "*?[") and not p.exists():
         matches = sorted(Path(m) for m in glob.glob(str(p), recursive=True) if Path(m).is_file())
         if not matches:
@@ -72,19 +84,31 @@ def _paths(spec: str, in_list: bool = False) -> list[Path]:
     return [p]
 
 
-def expand_inputs(specs: list[str], repeated: list[Path] | None = None) -> list[BatchInput]:
+def _identity(path: Path) -> tuple:
+    """One file whatever names it: a link, another spelling of its path, or a hard link."""
+    try:
+        st = path.stat()
+    except OSError:
+        return ("path", path.resolve())
+    return ("inode", st.st_dev, st.st_ino)
+
+
+def expand_inputs(specs: list[str], repeated: list[Path] | None = None,
+                  unreadable: list[str] | None = None) -> list[BatchInput]:  # fmt: skip
     """Folders give their videos (searched recursively, by extension); a glob gives its matches; a .txt or .list
     file gives its lines, each read as such a spec; anything else is taken as a video, even when it is not there
-    or not readable, so that the batch lists it as failed with its reason. Each input once, in the order given
-    (those named again, through another spec or a link, are added to `repeated`)."""
-    seen: dict[Path, BatchInput] = {}
-    for p in (path for spec in specs for path in _paths(spec)):
-        resolved = p.resolve()
-        if resolved in seen:
+    or not readable, so that the batch lists it as failed with its reason. Each file once, in the order given
+    (those named again, through another spec, a link or a hard link, are added to `repeated`; subfolders that
+    could not be searched, to `unreadable`)."""
+    seen: dict[tuple, BatchInput] = {}
+    for p in (path for spec in specs for path in _paths(spec, unreadable)):
+        key = _identity(p)
+        if key in seen:
             if repeated is not None:
                 repeated.append(p)
             continue
-        seen[resolved] = BatchInput(resolved, session_id(resolved))
+        resolved = p.resolve()
+        seen[key] = BatchInput(resolved, session_id(resolved))
     if not seen:
         raise EmolensError("no inputs: give video files, folders, globs or a list file")
     return list(seen.values())

@@ -74,9 +74,22 @@ class BatchActor:
         return index, {**analyse_one(path, folder, log, self.options, self.fast_path), "node": self.node}
 
 
+CONNECT_TIMEOUT_S = 5.0
+
+
 def connect(address: str):
-    """Ray, joined to the cluster at `address` (`analyse_on_ray` leaves it)."""
+    """Ray, joined to the cluster at `address` (`analyse_on_ray` leaves it). A HOST:PORT is knocked on first:
+    Ray itself retries an address nobody answers at for minutes."""
     ray = import_ray()
+    host, _, port = address.rpartition("://")[2].rpartition(":")
+    if address != "auto" and port.isdigit():
+        try:
+            socket.create_connection((host or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT_S).close()
+        except OSError as exc:
+            raise EmolensError(
+                f"no Ray cluster answers at {address} ({exc.strerror or exc}): start one there (ray start --head) "
+                "or give --ray the head's HOST:PORT"
+            ) from exc
     try:
         ray.init(address=address, logging_level="ERROR", log_to_driver=False, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:

@@ -16,6 +16,7 @@ place. One batch at a time writes a folder (a lock, as for session folders).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import multiprocessing
 import os
@@ -30,10 +31,13 @@ from tqdm import tqdm
 
 from app.batch.inputs import BatchInput
 from app.batch.worker import worker_main
+from app.stop_signals import SIGNALS
 from engines import __version__
 from engines.errors import EmolensError
 from engines.pipeline import PipelineOptions
-from export.dataset import completed, drop_part, input_fingerprint, stale_parts, write_part
+from engines.pipeline.assembly import ensure_models
+from export.counted_words import counted
+from export.dataset import completed, drop_part, input_fingerprint, remove_entry, stale_entries, write_part
 from export.folder_lock import FolderLock
 from export.session_info import iso_now, package_versions
 
@@ -61,42 +65,121 @@ class BatchRun:
     results: dict[int, dict] = field(default_factory=dict)
     worker_pids: list[int] = field(default_factory=list)  # the local workers started so far (a bench watches them)
     removed_parts: list[str] = field(default_factory=list)  # dataset parts of sessions not among the inputs
+    removed_other: list[str] = field(default_factory=list)  # other entries of the dataset folder, taken out
     _fingerprints: dict[int, dict | None] = field(default_factory=dict)  # each input's, taken as it was handed out
+    _settings: str = ""  # settings_digest of this run
     _stopped_by: str | None = None
+    _used: int = 0  # workers started in this run
+    _ray: object = None  # the Ray module, joined to the cluster
+    _raise_on_stop: bool = False  # a signal interrupts (Ray's wait has no other way out)
 
     def __post_init__(self) -> None:
         # a worker is one core: its faces are described on its own thread, not by a second process that would
         # compete with the other workers for the cores (and whose timing would decide who each face is)
         self.options = replace(self.options, fast=replace(self.options.fast, describe_inline=True))
+        self.root = Path(self.root).absolute()
 
     def folder(self, item: BatchInput) -> Path:
+        """Its session folder (under an absolute batch folder: batch.json's paths hold wherever it is read)."""
         return self.root / SESSIONS / item.session_id
 
     def run(self) -> dict:
-        """Every input done or skipped; returns batch.json's content (also written, with index.html)."""
+        """Every input done or skipped; returns batch.json's content (also written, with index.html).
+
+        SIGTERM and SIGINT are noted for the whole run, not only while inputs are analysed: a signal while the
+        dataset is being pruned or batch.json written lets that step finish, then stops the batch; batch.json
+        says "running" from the moment the dataset starts to change until it says how the run ended."""
         lock = FolderLock.acquire(self.root, "running a batch")
+        stop: list[int] = []
+
+        def note(signum: int, _frame) -> None:
+            stop.append(signum)
+            if self._raise_on_stop:
+                raise _BatchStop(signum)
+
+        previous = {s: signal.signal(s, note) for s in SIGNALS}
         try:
             started, t0 = iso_now(), time.monotonic()
+            if self.ray_address:  # an unreachable cluster is said before anything in the folder changes
+                from app.batch.ray_workers import connect
+
+                self._ray = connect(self.ray_address)
+            self._make_folders()
+            ensure_models(self.options.fast.model_dir, self._say)
+            settings = settings_digest(self.options)
             earlier = self._earlier_rows()
-            self.removed_parts = stale_parts(self.root, {item.session_id for item in self.inputs})
-            for session in self.removed_parts:  # the dataset is this run's inputs: no row batch.json does not count
-                drop_part(self.root, session)
             todo = []
             for i, item in enumerate(self.inputs):
-                done, why = completed(self.root, item.session_id, self.folder(item), item.path)
+                done, why = completed(self.root, item.session_id, self.folder(item), item.path, settings)
                 if done:
                     kept = {k: v for k, v in earlier.get(item.session_id, {}).items() if k not in ROW_KEYS}
                     self.results[i] = {**kept, **self._counted(i), "status": "complete", "skipped": True}
                 else:
                     todo.append(i)
                     self.results[i] = {"status": "pending", "redo": why if self.folder(item).exists() else None}
-            stop = None
-            if todo:
-                stop = self._analyse_on_ray(todo) if self.ray_address else self._analyse(todo)
-            info = self._write(started, time.monotonic() - t0, stop, used=min(self.workers, len(todo)))
+            skipped, workers = len(self.inputs) - len(todo), min(self.workers, len(todo))
+            print(
+                f"{counted(len(self.inputs), 'input')}: {skipped} done by an earlier run, {len(todo)} to analyse"
+                + (f" on {counted(workers, 'worker')}{' on Ray' if self.ray_address else ''}" if todo else "")
+                + f" -> {self.root}",
+                file=sys.stderr,
+            )
+            self._write(started, time.monotonic() - t0, None, used=0, running=True)
+            self._prune_dataset()
+            if todo and not stop:
+                try:
+                    if self.ray_address:
+                        self._analyse_on_ray(todo, settings, stop)
+                    else:
+                        self._analyse(todo, settings, stop)
+                except EmolensError as exc:  # batch.json says what the run did before the error, not "running"
+                    for i in todo:
+                        if self.results[i]["status"] == "pending":
+                            self.results[i] = {"status": "not done", "reason": str(exc)}
+                    self._write(started, time.monotonic() - t0, None, used=self._used)
+                    raise
+            if stop:
+                self._stopped_by = signal.Signals(stop[0]).name
+                for i in todo:
+                    if self.results[i]["status"] == "pending":
+                        self.results[i] = {"status": "not done", "reason": "the batch was stopped before it began"}
+            info = self._write(started, time.monotonic() - t0, stop[0] if stop else None, used=self._used)
         finally:
+            if self._ray is not None:
+                self._ray.shutdown()
+            for s, handler in previous.items():
+                signal.signal(s, handler)
             lock.release()
         return info
+
+    def _say(self, line: str) -> None:
+        if self.show_progress:
+            print(line, file=sys.stderr)
+
+    def _make_folders(self) -> None:
+        for name in (SESSIONS, LOGS):
+            try:
+                (self.root / name).mkdir(exist_ok=True)
+            except OSError as exc:
+                raise EmolensError(
+                    f"cannot make {self.root / name} ({exc.strerror}): move what is there away, or give another --out"
+                ) from exc
+
+    def _prune_dataset(self) -> None:
+        """The dataset is this run's inputs: a part of another session, or anything else put in the dataset
+        folder, is taken out (no row batch.json does not count, no file a reader trips on)."""
+        for name in stale_entries(self.root, {item.session_id for item in self.inputs}):
+            path = self.root / "dataset" / name
+            is_part = name.startswith("session=") and path.is_dir() and not path.is_symlink()
+            session = name.removeprefix("session=") if is_part else None
+            try:
+                remove_entry(self.root, name)
+            except OSError as exc:
+                raise EmolensError(f"cannot take {path} out of the dataset ({exc.strerror}); remove it") from exc
+            if session is not None:
+                self.removed_parts.append(session)
+            else:
+                self.removed_other.append(name)
 
     def _earlier_rows(self) -> dict[str, dict]:
         """The last run's batch.json rows by session id: a skipped input keeps what its run measured."""
@@ -115,13 +198,13 @@ class BatchRun:
         return {"frames": counts.get("frames_processed"), "rows": counts.get("rows"), "people": counts.get("people")}
 
     # --- the workers -----------------------------------------------------------------------------
-    def _analyse(self, todo: list[int]) -> int | None:
-        """Runs `todo` on the workers; returns the signal that stopped the batch, if one did."""
+    def _analyse(self, todo: list[int], settings: str, stop: list[int]) -> None:
+        """Runs `todo` on the workers until done or until `stop` holds a signal."""
         ctx = multiprocessing.get_context("spawn")  # no fork of a process holding model threads
         tasks, results = ctx.Queue(), ctx.Queue()
-        for task in self._tasks(todo):
+        for task in self._tasks(todo, settings):
             tasks.put(task)
-        count = min(self.workers, len(todo))
+        count = self._used = min(self.workers, len(todo))
         workers: dict[int, _Worker] = {}
         next_id = 0
 
@@ -136,12 +219,6 @@ class BatchRun:
 
         for _ in range(count):
             start_worker()
-        stop: list[int] = []
-
-        def note(signum: int, _frame) -> None:
-            stop.append(signum)
-
-        previous = {s: signal.signal(s, note) for s in (signal.SIGTERM, signal.SIGINT)}
         bar = tqdm(total=len(todo), unit="input", desc="batch", disable=not self.show_progress, file=sys.stderr)
         left, began, idle_since = set(todo), time.monotonic(), None
         stopping_since: float | None = None
@@ -189,16 +266,14 @@ class BatchRun:
                 w.process.join(timeout=10)
                 if w.process.is_alive():
                     w.process.kill()
-            for s, handler in previous.items():
-                signal.signal(s, handler)
             for q in (tasks, results):
                 q.close()
                 q.cancel_join_thread()  # what a killed worker left in a queue is not waited for
-        return stop[0] if stop else None
 
-    def _tasks(self, todo: list[int]) -> list[tuple[int, Path, Path, Path]]:
+    def _tasks(self, todo: list[int], settings: str) -> list[tuple[int, Path, Path, Path]]:
         """(index, input, session folder, log) of each input to do; their dataset parts go first (no stale rows
         while one is done again)."""
+        self._settings = settings
         out = []
         for i in todo:
             item = self.inputs[i]
@@ -207,46 +282,51 @@ class BatchRun:
             out.append((i, item.path, self.folder(item), self.root / LOGS / f"{item.session_id}.log"))
         return out
 
-    def _analyse_on_ray(self, todo: list[int]) -> int | None:
-        from app.batch.ray_workers import analyse_on_ray, connect
+    def _analyse_on_ray(self, todo: list[int], settings: str, stop: list[int]) -> None:
+        from app.batch.ray_workers import analyse_on_ray
 
-        ray = connect(self.ray_address)
+        self._used = min(self.workers, len(todo))
         bar = tqdm(total=len(todo), unit="input", desc="batch (Ray)", disable=not self.show_progress, file=sys.stderr)
         left = set(todo)
+        self._raise_on_stop = True
         try:
+            if stop:
+                raise _BatchStop(stop[0])
             analyse_on_ray(
-                ray,
-                self._tasks(todo),
+                self._ray,
+                self._tasks(todo, settings),
                 self.options,
                 self.workers,
                 lambda index, result: self._finish(index, result, left, bar),
             )
-        except KeyboardInterrupt:  # the sessions in flight are left unfinished: the next run does them again
-            self._stopped_by = "SIGINT"
+        except _BatchStop:  # the sessions in flight are left unfinished: the next run does them again
+            self._stopped_by = signal.Signals(stop[0]).name
             for i in left:
                 self.results[i] = {"status": "not done", "reason": "the batch was stopped"}
-            return signal.SIGINT
         finally:
+            self._raise_on_stop = False
             bar.close()
-        return None
 
     def _finish(self, index: int, result: dict, left: set[int], bar: tqdm) -> None:
         item = self.inputs[index]
-        if result["status"] == "stopped" and self._stopped_by:  # its worker was stopped by us, not by the user
-            result = {**result, "reason": f"the batch was stopped by {self._stopped_by}; the next run does it again"}
+        if result["status"] == "stopped":
+            by = f"the batch was stopped by {self._stopped_by}" if self._stopped_by else (
+                f"its worker was stopped by {result.get('signal', 'a signal')}")  # fmt: skip
+            result = {**result, "reason": f"{by} ({result.get('reason') or 'as it ran'}); the next run does it again"}
         if redo := self.results.get(index, {}).get("redo"):
             result = {**result, "redone_because": redo}
         if result["status"] == "complete":
             try:
                 result["dataset_rows"] = write_part(
-                    self.root, item.session_id, item.source, self.folder(item), self._fingerprints.get(index)
-                )
+                    self.root, item.session_id, item.source, self.folder(item), self._fingerprints.get(index),
+                    self._settings,
+                )  # fmt: skip
             except (OSError, EmolensError) as exc:
                 result = {**result, "status": "failed", "reason": f"its dataset part could not be written: {exc}"}
         self.results[index] = result
         left.discard(index)
         bar.update(1)
-        if result["status"] != "complete" and self.show_progress:  # as it happens; all are listed at the end
+        if (result["status"] != "complete" or result.get("reason")) and self.show_progress:  # all listed at the end
             bar.write(f"emolens: {item.path.name}: {result['status']}: {result['reason']}", file=sys.stderr)
 
     def _reap(self, workers: dict[int, _Worker], left: set[int], bar: tqdm, start_worker) -> None:
@@ -261,7 +341,7 @@ class BatchRun:
                 how = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit {code}"
                 result = {"status": "failed", "reason": f"the worker process died ({how})"}
                 if start_worker is None:
-                    result = {"status": "stopped", "reason": "the batch was stopped"}
+                    result = {"status": "stopped", "reason": "its worker ended before saying how"}
                 self._finish(w.index, result, left, bar)
             if left and w.ready and start_worker is not None:
                 start_worker()
@@ -289,7 +369,7 @@ class BatchRun:
         left.clear()
 
     # --- what the batch writes -------------------------------------------------------------------
-    def _write(self, started: str, seconds: float, stop: int | None, used: int) -> dict:
+    def _write(self, started: str, seconds: float, stop: int | None, used: int, running: bool = False) -> dict:
         from engines.model_assets import FAST_PATH_MODELS, load_asset
         from export.batch_index import write_index
 
@@ -314,13 +394,14 @@ class BatchRun:
             "started": started,
             "ended": iso_now(),
             "seconds": round(seconds, 1),
-            "status": "stopped" if stop else "complete" if counts.get("complete", 0) == len(rows) else "some failed",
+            "status": _status(counts, len(rows), stop, running),
             "workers": used,  # started for this run (none when every input was done by an earlier one)
             "ray": self.ray_address,
             "inputs": len(rows),
             "counts": counts,
             "skipped": sum(bool(r.get("skipped")) for r in rows),
             "removed_parts": self.removed_parts,
+            "removed_other": self.removed_other,
             "dataset": {
                 "path": str(self.root / "dataset"),
                 "rows": sum(r.get("rows") or 0 for r in rows if r["status"] == "complete"),
@@ -329,10 +410,50 @@ class BatchRun:
             "versions": package_versions(),
             "sessions": rows,
         }
-        if stop:
+        if stop and info["status"] != "complete":  # a stop that came when all was done lost nothing
             info["stopped_by"] = signal.Signals(stop).name
+        if running:
+            info["pid"] = os.getpid()
         tmp = self.root / ".batch.json.tmp"
-        tmp.write_text(json.dumps(info, indent=2))
-        os.replace(tmp, self.root / "batch.json")
-        write_index(self.root, info)
+        try:
+            tmp.write_text(json.dumps(info, indent=2))
+            os.replace(tmp, self.root / "batch.json")
+            write_index(self.root, info)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise EmolensError(
+                f"cannot write the batch's summary, batch.json and index.html, in {self.root} ({exc.strerror}); the "
+                "sessions and the dataset are kept: move what is in their way and run the same command again"
+            ) from exc
         return info
+
+
+def _status(counts: dict[str, int], inputs: int, stop: int | None, running: bool) -> str:
+    if running:
+        return "running"
+    if counts.get("complete", 0) == inputs:
+        return "complete"
+    if stop:
+        return "stopped"
+    return "some failed" if counts.get("failed") else "some not complete"
+
+
+class _BatchStop(BaseException):
+    """A signal, raised where only an exception gets out (a wait on the Ray cluster)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+
+
+def settings_digest(options: PipelineOptions) -> str:
+    """What decides a session's rows besides its input: the analysis settings (not where or how fast they ran:
+    threads, backend, preprocessing, folders) and the models' sha256. A session made with other ones is not
+    this run's: it is done again, so that one dataset never mixes settings unsaid."""
+    from engines.model_assets import FAST_PATH_MODELS, default_model_dir, load_asset
+
+    fast = replace(options.fast, threads=1, backend="auto", preprocess="auto", model_dir=None)
+    explain = options.explain and replace(options.explain, threads=None, gate_file=None)
+    audio = options.audio and replace(options.audio, device=None, fusion_file=None)
+    model_dir = options.fast.model_dir or default_model_dir()
+    models = {name: load_asset(name, model_dir).sha256 for name in FAST_PATH_MODELS}
+    return hashlib.sha256(repr((fast, explain, audio, models)).encode()).hexdigest()[:16]

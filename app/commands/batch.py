@@ -30,35 +30,60 @@ def run(args: argparse.Namespace) -> int:
         audio=AudioOptions.from_file(args.fusion, enabled=True) if args.audio else None,
     )
     repeated: list[Path] = []
-    inputs = expand_inputs(args.inputs, repeated)
+    unreadable: list[str] = []
+    inputs = expand_inputs(args.inputs, repeated, unreadable)
     if repeated:
-        print(f"emolens: {counted(len(repeated), 'input')} named more than once, analysed once", file=sys.stderr)
-    workers = counted(min(args.workers, len(inputs)), "worker")
-    print(f"{counted(len(inputs), 'input')} on {workers}{' on Ray' if args.ray else ''} -> {args.out}", file=sys.stderr)
-    run = BatchRun(args.out, inputs, options, args.workers, not args.quiet, ray_address=args.ray)
-    info = run.run()
-    if run.removed_parts:
         print(
-            f"emolens: took {counted(len(run.removed_parts), 'session')} out of the dataset, not among these inputs "
-            f"({', '.join(run.removed_parts)}); their folders stay in {args.out / 'sessions'}",
+            f"emolens: {counted(len(repeated), 'input')} named more than once (by another path or a link), analysed "
+            f"once: {', '.join(str(p) for p in repeated[:3])}{', ...' if len(repeated) > 3 else ''}",
             file=sys.stderr,
         )
+    if unreadable:
+        print(
+            f"emolens: {counted(len(unreadable), 'folder')} could not be searched, so their videos are not among "
+            f"the inputs: {', '.join(unreadable[:3])}{', ...' if len(unreadable) > 3 else ''}",
+            file=sys.stderr,
+        )
+    run = BatchRun(args.out, inputs, options, args.workers, not args.quiet, ray_address=args.ray)
+    info = run.run()
+    if run.removed_parts or run.removed_other:
+        kept = [s for s in run.removed_parts if (run.root / "sessions" / s).is_dir()]
+        taken = [counted(len(run.removed_parts), "session")] if run.removed_parts else []
+        taken += [counted(len(run.removed_other), "other entry", "other entries")] if run.removed_other else []
+        print(
+            f"emolens: took {' and '.join(taken)} out of the dataset, not among these inputs "
+            f"({', '.join(run.removed_parts + run.removed_other)})"
+            + (f"; {'their folders stay' if len(kept) > 1 else 'its folder stays'} in {run.root / 'sessions'}"
+               if kept else ""),
+            file=sys.stderr,
+        )  # fmt: skip
     counts, rows = info["counts"], info["dataset"]["rows"]
+    others = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()) if status != "complete")
+    has_parts = any((run.root / "dataset").glob("session=*/*.parquet"))
+    no_dataset = "no complete session, so no dataset"
+    dataset = f"{counted(rows, 'row')} in {info['dataset']['path']}" if has_parts else no_dataset
     print(
-        f"{counts.get('complete', 0)} of {info['inputs']} complete ({info['skipped']} done by an earlier run), "
-        f"{counts.get('failed', 0)} failed; "
-        + (f"{counted(rows, 'row')} in {info['dataset']['path']}" if rows else "no rows, so no dataset")
+        f"{counts.get('complete', 0)} of {info['inputs']} complete ({info['skipped']} done by an earlier run)"
+        + (f", {others}" if others else "")
+        + "; "
+        + dataset
     )
     for s in info["sessions"]:
-        if s["status"] not in ("complete",):
+        if s["status"] != "complete" or s.get("reason"):  # a complete one may be short of frames, or of faces
             print(f"  {s['status']}: {s['input']}: {s.get('reason', '')}", file=sys.stderr)
-    print(f"summary: {args.out / 'index.html'}, {args.out / 'batch.json'}")
+    print(f"summary: {run.root / 'index.html'}, {run.root / 'batch.json'}")
     if "stopped_by" in info:
         import signal
 
         print(f"emolens: stopped by {info['stopped_by']}; run the same command again to finish", file=sys.stderr)
         return 128 + signal.Signals[info["stopped_by"]].value
     return 0 if info["status"] == "complete" else EXIT_SOME_FAILED
+
+
+def _folder(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give a folder for the batch (it is made if missing)")
+    return Path(text)
 
 
 def register(sub) -> argparse.ArgumentParser:
@@ -69,7 +94,8 @@ def register(sub) -> argparse.ArgumentParser:
         "into DIR/sessions/<id>/ (one session folder each), and gather every session's frames into one "
         "partitioned Parquet dataset, DIR/dataset/, that pandas, polars and DuckDB read as one table; "
         "DIR/batch.json and DIR/index.html summarise. Running the same command again skips the sessions that "
-        "completed (checked against their rows and their input's size and time) and does the others again; the "
+        "completed (checked against their rows, their input's size and time, and the settings and models) and does "
+        "the others again; the "
         "dataset holds the sessions of the inputs given, no others. Exit status: 0 all complete, 1 some failed "
         "(listed with their reasons), 2 a usage error, 130 or 143 stopped by Ctrl-C or SIGTERM (run the same "
         "command again to finish).",
@@ -81,7 +107,7 @@ def register(sub) -> argparse.ArgumentParser:
         help="a video file, a folder (its videos, recursively), a glob ('talks/*.mp4', quoted) or a list file "
         "(.txt: one path a line)",
     )
-    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="the batch folder")
+    p.add_argument("--out", type=_folder, required=True, metavar="DIR", help="the batch folder (made if missing)")
     p.add_argument(
         "--workers",
         type=int,
