@@ -268,6 +268,7 @@ def test_workers_on_an_empty_model_folder_find_the_models_the_batch_built_once(t
 @pytest.mark.parametrize("spec", ["glob", "list"])
 def test_inputs_come_from_a_glob_or_a_list_file(tmp_path, spec):
     from app.batch.inputs import expand_inputs
+    from engines.errors import EmolensError
 
     (tmp_path / "a").mkdir()
     for name in ("one.mp4", "two.mkv", "notes.txt.bak"):
@@ -276,8 +277,12 @@ def test_inputs_come_from_a_glob_or_a_list_file(tmp_path, spec):
         found = expand_inputs([str(tmp_path / "a" / "*.m*")])
     else:
         listing = tmp_path / "videos.txt"
-        listing.write_text("# interviews\na/one.mp4\n\na/two.mkv\na/one.mp4\n")
+        listing.write_text("# interviews\na/one.mp4\n\nmore.list\na/one.mp4\n")
+        (tmp_path / "more.list").write_text("a/two.mkv\n")  # a list may name another list
         found = expand_inputs([str(listing)])
+        (tmp_path / "more.list").write_text("videos.txt\n")  # but not one it is read from
+        with pytest.raises(EmolensError, match="names itself"):
+            expand_inputs([str(listing)])
     assert [i.path.name for i in found] == ["one.mp4", "two.mkv"]
     assert len({i.session_id for i in found}) == 2 and all(i.session_id.startswith(("one-", "two-")) for i in found)
     assert expand_inputs([str(tmp_path / "a")])[0].session_id == found[0].session_id  # the same input, the same id

@@ -67,15 +67,19 @@ def _list_file(path: Path) -> list[str]:
     return out
 
 
-def _paths(spec: str, unreadable: list[str] | None, in_list: bool = False) -> list[Path]:
+def _paths(spec: str, unreadable: list[str] | None, lists: tuple[Path, ...] = ()) -> list[Path]:
+    """The videos one spec names; `lists`: the list files it was read from (a list may name another list, not
+    one it is read from)."""
     p = Path(spec).expanduser()
     if p.is_dir():
         found = _videos_in(p, unreadable)
         if not found:
             raise EmolensError(f"no videos ({', '.join(sorted(VIDEO_SUFFIXES))}) in the folder {p}")
         return found
-    if p.suffix.lower() in (".txt", ".list") and p.is_file() and not in_list:
-        return [path for line in _list_file(p) for path in _paths(line, unreadable, in_list=True)]
+    if p.suffix.lower() in (".txt", ".list") and p.is_file():
+        if p.resolve() in lists:
+            raise EmolensError(f"the list file {p} names itself, through {' -> '.join(map(str, lists))}")
+        return [path for line in _list_file(p) for path in _paths(line, unreadable, (*lists, p.resolve()))]
     if any(ch in spec for ch in "*?[") and not p.exists():
         matches = sorted(Path(m) for m in glob.glob(str(p), recursive=True) if Path(m).is_file())
         if not matches:

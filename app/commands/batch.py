@@ -105,7 +105,7 @@ def register(sub) -> argparse.ArgumentParser:
         nargs="+",
         metavar="INPUT",
         help="a video file, a folder (its videos, recursively), a glob ('talks/*.mp4', quoted) or a list file "
-        "(.txt: one path a line)",
+        "(.txt or .list: one input a line, a video, folder, glob or another list)",
     )
     p.add_argument("--out", type=_folder, required=True, metavar="DIR", help="the batch folder (made if missing)")
     p.add_argument(
