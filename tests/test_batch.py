@@ -252,6 +252,35 @@ def test_a_batch_stopped_as_an_input_ends_says_of_each_input_what_its_folder_hol
     assert info["counts"].get("complete", 0) >= 1 and "leaked" not in stderr
 
 
+def test_a_batch_stopped_before_its_analysis_leaves_no_row_of_a_session_it_was_to_do_again(tmp_path):
+    """A signal while the dataset is being cleared (thousands of stray entries make that long), before any input
+    is handed out: the sessions it was to do again are not done, and none of their old rows is left for readers
+    to count while batch.json says none."""
+    out = tmp_path / "out"
+    clips = [str(PORTRAIT_CLIP), str(TALKING_CLIP)]
+    assert run_emolens("batch", *clips, "--out", str(out), "--quiet").returncode == 0
+    for k in range(3000):
+        (out / "dataset" / f"stray-{k}").mkdir()
+    proc = subprocess.Popen(
+        [str(EMOLENS), "batch", *clips, "--out", str(out), "--quiet", "--detect-every", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen = []
+    while (line := proc.stderr.readline()) and "to analyse" not in line:
+        seen.append(line)
+    proc.send_signal(signal.SIGTERM)
+    rest, stdout = proc.stderr.read(), proc.stdout.read()  # not communicate(): it skips what readline buffered
+    proc.wait(timeout=120)
+    info = json.loads((out / "batch.json").read_text())
+    assert proc.returncode == 128 + signal.SIGTERM, "".join(seen) + rest
+    assert "2 sessions done again: it was analysed with other settings or models" in rest
+    assert [s["status"] for s in info["sessions"]] == ["not done", "not done"] and info["dataset"]["rows"] == 0
+    assert list((out / "dataset").glob("**/*.parquet")) == []
+    assert "no complete session, so no dataset" in stdout
+
+
 def test_workers_on_an_empty_model_folder_find_the_models_the_batch_built_once(tmp_path):
     """Two workers that each built the models into one new folder tripped over each other's files: every input
     failed. The batch builds them once, before its workers start."""
@@ -293,7 +322,7 @@ def test_inputs_come_from_a_glob_or_a_list_file(tmp_path, spec):
     (tmp_path / "a" / "gone.mp4").symlink_to(tmp_path / "nowhere.mp4")
     repeated: list[Path] = []
     found = expand_inputs([str(tmp_path / "a"), str(tmp_path / "a" / ".." / "a" / "two.mkv")], repeated)
-    assert [i.path.name for i in found] == ["nowhere.mp4", "one.mp4", "two.mkv"]  # the link, resolved
+    assert [i.path.name for i in found] == ["gone.mp4", "one.mp4", "two.mkv"]  # a link to nowhere, as given
     assert sorted(p.name for p in repeated) == ["three.mp4", "two.mkv"]
 
 

@@ -111,7 +111,7 @@ def expand_inputs(specs: list[str], repeated: list[Path] | None = None,
             if repeated is not None:
                 repeated.append(p)
             continue
-        resolved = p.resolve()
+        resolved = p.resolve() if p.exists() else p.absolute()  # a link to nowhere is named as it was given
         seen[key] = BatchInput(resolved, session_id(resolved))
     if not seen:
         raise EmolensError("no inputs: give video files, folders, globs or a list file")

@@ -72,6 +72,10 @@ class BatchRun:
     _used: int = 0  # workers started in this run
     _ray: object = None  # the Ray module, joined to the cluster
     _raise_on_stop: bool = False  # a signal interrupts (Ray's wait has no other way out)
+    _stop_signals: list[int] = field(default_factory=list)  # the signals this run was sent
+    _started: str = ""
+    _t0: float = 0.0
+    _models: dict | None = None  # batch.json's models, read once a run
 
     def __post_init__(self) -> None:
         # a worker is one core: its faces are described on its own thread, not by a second process that would
@@ -90,7 +94,7 @@ class BatchRun:
         dataset is being pruned or batch.json written lets that step finish, then stops the batch; batch.json
         says "running" from the moment the dataset starts to change until it says how the run ended."""
         lock = FolderLock.acquire(self.root, "running a batch")
-        stop: list[int] = []
+        stop = self._stop_signals
 
         def note(signum: int, _frame) -> None:
             stop.append(signum)
@@ -124,8 +128,12 @@ class BatchRun:
                 + f" -> {self.root}",
                 file=sys.stderr,
             )
+            self._say_redone(todo)
+            self._started, self._t0 = started, t0
             self._write(started, time.monotonic() - t0, None, used=0, running=True)
             self._prune_dataset()
+            for i in todo:  # before any stop can come: no row of a session about to be done again is left
+                drop_part(self.root, self.inputs[i].session_id)
             if todo and not stop:
                 try:
                     if self.ray_address:
@@ -151,6 +159,16 @@ class BatchRun:
                 signal.signal(s, handler)
             lock.release()
         return info
+
+    def _say_redone(self, todo: list[int]) -> None:
+        """Why sessions done before are done again, a line a reason."""
+        reasons: dict[str, int] = {}
+        for i in todo:
+            if why := self.results[i].get("redo"):
+                why = why.replace(str(self.inputs[i].path), "its input")
+                reasons[why] = reasons.get(why, 0) + 1
+        for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+            print(f"emolens: {counted(n, 'session')} done again: {why}", file=sys.stderr)
 
     def _say(self, line: str) -> None:
         if self.show_progress:
@@ -212,7 +230,13 @@ class BatchRun:
             nonlocal next_id
             # not a daemon: with --explain a worker starts the explainer's process (it ends with its parent's death)
             p = ctx.Process(target=worker_main, args=(next_id, self.options, tasks, results), name=f"batch-{next_id}")
-            p.start()
+            # started with SIGTERM and SIGINT blocked (a mask outlives exec): Ctrl-C while a worker still imports
+            # is kept for it to see, not a KeyboardInterrupt traceback from a worker that then never starts
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+            try:
+                p.start()
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             self.worker_pids.append(p.pid)
             workers[next_id] = _Worker(p)
             next_id += 1
@@ -271,13 +295,11 @@ class BatchRun:
                 q.cancel_join_thread()  # what a killed worker left in a queue is not waited for
 
     def _tasks(self, todo: list[int], settings: str) -> list[tuple[int, Path, Path, Path]]:
-        """(index, input, session folder, log) of each input to do; their dataset parts go first (no stale rows
-        while one is done again)."""
+        """(index, input, session folder, log) of each input to do (their dataset parts already dropped)."""
         self._settings = settings
         out = []
         for i in todo:
             item = self.inputs[i]
-            drop_part(self.root, item.session_id)
             self._fingerprints[i] = input_fingerprint(item.path)
             out.append((i, item.path, self.folder(item), self.root / LOGS / f"{item.session_id}.log"))
         return out
@@ -310,7 +332,8 @@ class BatchRun:
     def _finish(self, index: int, result: dict, left: set[int], bar: tqdm) -> None:
         item = self.inputs[index]
         if result["status"] == "stopped":
-            by = f"the batch was stopped by {self._stopped_by}" if self._stopped_by else (
+            batch_stop = self._stopped_by or (self._stop_signals and signal.Signals(self._stop_signals[0]).name)
+            by = f"the batch was stopped by {batch_stop}" if batch_stop else (
                 f"its worker was stopped by {result.get('signal', 'a signal')}")  # fmt: skip
             result = {**result, "reason": f"{by} ({result.get('reason') or 'as it ran'}); the next run does it again"}
         if redo := self.results.get(index, {}).get("redo"):
@@ -326,6 +349,8 @@ class BatchRun:
         self.results[index] = result
         left.discard(index)
         bar.update(1)
+        with contextlib.suppress(EmolensError):  # a kill now leaves batch.json saying what had ended
+            self._write(self._started, time.monotonic() - self._t0, None, used=self._used, running=True)
         if (result["status"] != "complete" or result.get("reason")) and self.show_progress:  # all listed at the end
             bar.write(f"emolens: {item.path.name}: {result['status']}: {result['reason']}", file=sys.stderr)
 
@@ -374,13 +399,15 @@ class BatchRun:
         from export.batch_index import write_index
 
         model_dir = self.options.fast.model_dir
-        models = {}
-        for name in FAST_PATH_MODELS:
-            try:
-                asset = load_asset(name, model_dir)
-                models[name] = {"file": asset.path.name, "sha256": asset.sha256}
-            except EmolensError as exc:
-                models[name] = {"problem": str(exc)}
+        if self._models is None:
+            self._models = {}
+            for name in FAST_PATH_MODELS:
+                try:
+                    asset = load_asset(name, model_dir)
+                    self._models[name] = {"file": asset.path.name, "sha256": asset.sha256}
+                except EmolensError as exc:
+                    self._models[name] = {"problem": str(exc)}
+        models = self._models
         rows = []
         for i, item in enumerate(self.inputs):
             r = self.results.get(i, {"status": "not done"})
@@ -451,7 +478,9 @@ def settings_digest(options: PipelineOptions) -> str:
     this run's: it is done again, so that one dataset never mixes settings unsaid."""
     from engines.model_assets import FAST_PATH_MODELS, default_model_dir, load_asset
 
-    fast = replace(options.fast, threads=1, backend="auto", preprocess="auto", model_dir=None)
+    # the interval as it runs: the default given by name or not is one setting
+    every = options.fast.detection_interval
+    fast = replace(options.fast, threads=1, backend="auto", preprocess="auto", model_dir=None, detect_every=every)
     explain = options.explain and replace(options.explain, threads=None, gate_file=None)
     audio = options.audio and replace(options.audio, device=None, fusion_file=None)
     model_dir = options.fast.model_dir or default_model_dir()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -35,24 +36,26 @@ def run(args: argparse.Namespace) -> int:
     if repeated:
         print(
             f"emolens: {counted(len(repeated), 'input')} named more than once (by another path or a link), analysed "
-            f"once: {', '.join(str(p) for p in repeated[:3])}{', ...' if len(repeated) > 3 else ''}",
+            f"once: {_some([str(p) for p in repeated])}",
             file=sys.stderr,
         )
     if unreadable:
         print(
             f"emolens: {counted(len(unreadable), 'folder')} could not be searched, so their videos are not among "
-            f"the inputs: {', '.join(unreadable[:3])}{', ...' if len(unreadable) > 3 else ''}",
+            f"the inputs: {_some(unreadable)}",
             file=sys.stderr,
         )
     run = BatchRun(args.out, inputs, options, args.workers, not args.quiet, ray_address=args.ray)
     info = run.run()
+    for s in (signal.SIGTERM, signal.SIGINT):  # all is written: a late signal would only turn its exit status false
+        signal.signal(s, signal.SIG_IGN)
     if run.removed_parts or run.removed_other:
         kept = [s for s in run.removed_parts if (run.root / "sessions" / s).is_dir()]
         taken = [counted(len(run.removed_parts), "session")] if run.removed_parts else []
         taken += [counted(len(run.removed_other), "other entry", "other entries")] if run.removed_other else []
         print(
             f"emolens: took {' and '.join(taken)} out of the dataset, not among these inputs "
-            f"({', '.join(run.removed_parts + run.removed_other)})"
+            f"({_some(run.removed_parts + run.removed_other)})"
             + (f"; {'their folders stay' if len(kept) > 1 else 'its folder stays'} in {run.root / 'sessions'}"
                if kept else ""),
             file=sys.stderr,
@@ -73,11 +76,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {s['status']}: {s['input']}: {s.get('reason', '')}", file=sys.stderr)
     print(f"summary: {run.root / 'index.html'}, {run.root / 'batch.json'}")
     if "stopped_by" in info:
-        import signal
-
         print(f"emolens: stopped by {info['stopped_by']}; run the same command again to finish", file=sys.stderr)
         return 128 + signal.Signals[info["stopped_by"]].value
     return 0 if info["status"] == "complete" else EXIT_SOME_FAILED
+
+
+def _some(names: list[str], shown: int = 3) -> str:
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def _folder(text: str) -> Path:
