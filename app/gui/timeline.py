@@ -83,6 +83,8 @@ class TimelinePlot(QWidget):
         a window just shown, then closed by SIGTERM) aimed at deleted items: a segfault, 2 runs in 12; and a
         plot left to the window's own teardown drew a deleted axis once (a paint queued in between)."""
         self._closed = True
+        for widget in (self.plot, self.plot.viewport()):  # no paint reaches it again, whatever is queued
+            widget.setUpdatesEnabled(False)
         self.plot.hide()
         self.plot.deleteLater()
         super().closeEvent(event)
