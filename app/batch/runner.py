@@ -110,7 +110,7 @@ class BatchRun:
                 self._ray = connect(self.ray_address)
             self._make_folders()
             ensure_models(self.options.fast.model_dir, self._say)
-            settings = settings_digest(self.options)
+            settings = settings_digest(self.options, self._model_record())
             earlier = self._earlier_rows()
             todo = []
             for i, item in enumerate(self.inputs):
@@ -159,6 +159,20 @@ class BatchRun:
                 signal.signal(s, handler)
             lock.release()
         return info
+
+    def _model_record(self) -> dict:
+        """Each fast-path model's file and sha256 (or why it could not be read), read once a run."""
+        from engines.model_assets import FAST_PATH_MODELS, load_asset
+
+        if self._models is None:
+            self._models = {}
+            for name in FAST_PATH_MODELS:
+                try:
+                    asset = load_asset(name, self.options.fast.model_dir)
+                    self._models[name] = {"file": asset.path.name, "sha256": asset.sha256}
+                except EmolensError as exc:
+                    self._models[name] = {"problem": str(exc)}
+        return self._models
 
     def _say_redone(self, todo: list[int]) -> None:
         """Why sessions done before are done again, a line a reason."""
@@ -395,19 +409,9 @@ class BatchRun:
 
     # --- what the batch writes -------------------------------------------------------------------
     def _write(self, started: str, seconds: float, stop: int | None, used: int, running: bool = False) -> dict:
-        from engines.model_assets import FAST_PATH_MODELS, load_asset
         from export.batch_index import write_index
 
-        model_dir = self.options.fast.model_dir
-        if self._models is None:
-            self._models = {}
-            for name in FAST_PATH_MODELS:
-                try:
-                    asset = load_asset(name, model_dir)
-                    self._models[name] = {"file": asset.path.name, "sha256": asset.sha256}
-                except EmolensError as exc:
-                    self._models[name] = {"problem": str(exc)}
-        models = self._models
+        models = self._model_record()
         rows = []
         for i, item in enumerate(self.inputs):
             r = self.results.get(i, {"status": "not done"})
@@ -468,21 +472,15 @@ def _status(counts: dict[str, int], inputs: int, stop: int | None, running: bool
 class _BatchStop(BaseException):
     """A signal, raised where only an exception gets out (a wait on the Ray cluster)."""
 
-    def __init__(self, signum: int):
-        super().__init__(signum)
 
-
-def settings_digest(options: PipelineOptions) -> str:
+def settings_digest(options: PipelineOptions, models: dict) -> str:
     """What decides a session's rows besides its input: the analysis settings (not where or how fast they ran:
     threads, backend, preprocessing, folders) and the models' sha256. A session made with other ones is not
-    this run's: it is done again, so that one dataset never mixes settings unsaid."""
-    from engines.model_assets import FAST_PATH_MODELS, default_model_dir, load_asset
-
+    this run's: it is done again, so that one dataset never mixes settings unsaid. `models`: as batch.json
+    records them."""
     # the interval as it runs: the default given by name or not is one setting
     every = options.fast.detection_interval
     fast = replace(options.fast, threads=1, backend="auto", preprocess="auto", model_dir=None, detect_every=every)
     explain = options.explain and replace(options.explain, threads=None, gate_file=None)
     audio = options.audio and replace(options.audio, device=None, fusion_file=None)
-    model_dir = options.fast.model_dir or default_model_dir()
-    models = {name: load_asset(name, model_dir).sha256 for name in FAST_PATH_MODELS}
     return hashlib.sha256(repr((fast, explain, audio, models)).encode()).hexdigest()[:16]
